@@ -1,0 +1,49 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/preflight-hq/preflight/internal/bench"
+	"github.com/preflight-hq/preflight/internal/envflag"
+	"github.com/preflight-hq/preflight/internal/logging"
+)
+
+func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "ingest" {
+		return errors.New("usage: preflight bench ingest [flags]")
+	}
+	fs := flag.NewFlagSet("bench ingest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg bench.IngestConfig
+	common := addCommonFlags(fs)
+	fs.IntVar(&cfg.Events, "events", 200_000, "events for the throughput phases")
+	fs.IntVar(&cfg.Rate, "rate", 20_000, "events/s of the latency phase")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "length of the latency phase")
+	fs.IntVar(&cfg.BatchRows, "batch-rows", 10_000, "ingestor batch rows")
+	fs.DurationVar(&cfg.BatchInterval, "batch-interval", time.Second, "ingestor batch interval")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
+	if err := envflag.Parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if err := common.resolve(); err != nil {
+		return err
+	}
+	log, err := logging.New(stderr, "text", common.logLevel)
+	if err != nil {
+		return err
+	}
+	cfg.DSN, cfg.Password, cfg.Brokers = common.dsn, common.chPassword, common.brokerList()
+	res, err := bench.Ingest(ctx, cfg, log, stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\n| backend | events | direct rows/s | pipeline events/s | ratio | latency rate (ev/s) | p50 | p99 | max |\n|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(stdout, "| %s | %d | %.0f | %.0f | %.0f%% | %.0f | %s | %s | %s |\n", res.Backend, res.Events, res.DirectRowsPerSec,
+		res.PipelineEventsPerSec, 100*res.Ratio, res.LatencyRate, res.P50.Round(time.Millisecond), res.P99.Round(time.Millisecond), res.Max.Round(time.Millisecond))
+	return nil
+}

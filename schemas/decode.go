@@ -1,0 +1,513 @@
+package schemas
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// FieldError is one problem with one field of an event.
+type FieldError struct {
+	// Path is the field's JSON path, e.g. "exposure.arm".
+	Path string
+	// Reason says what is wrong, e.g. `must be "treatment" or "control"`.
+	Reason string
+}
+
+func (e FieldError) Error() string { return e.Path + ": " + e.Reason }
+
+// ValidationError lists every problem found in one event.
+type ValidationError struct {
+	Fields []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Error()
+	}
+	return strings.Join(parts, "; ")
+}
+
+// DecodeError is returned by Decode. Kind classifies the failure for metrics
+// and for the dead-letter topic's headers; the wrapped error says exactly
+// what was wrong.
+type DecodeError struct {
+	Kind string // "unknown_schema", "invalid_json", "invalid_event"
+	Err  error
+}
+
+func (e *DecodeError) Error() string { return e.Kind + ": " + e.Err.Error() }
+func (e *DecodeError) Unwrap() error { return e.Err }
+
+// ParseSchemaHeader splits a header value such as "exposure.v1" into its type
+// and checks both parts.
+func ParseSchemaHeader(h string) (Type, error) {
+	name, ver, ok := strings.Cut(h, ".")
+	if !ok || h == "" {
+		return "", fmt.Errorf("schema header %q: want <type>.<version>, e.g. exposure.v1", h)
+	}
+	t := Type(name)
+	if !slices.Contains(Types, t) {
+		return "", fmt.Errorf("schema header %q: unknown event type %q (want one of entity, exposure, outcome, intervention, segment)", h, name)
+	}
+	if ver != Version {
+		return "", fmt.Errorf("schema header %q: unsupported version %q (this release reads %s)", h, ver, Version)
+	}
+	return t, nil
+}
+
+// New returns a zero event of type t.
+func New(t Type) Event {
+	switch t {
+	case TypeEntity:
+		return &Entity{}
+	case TypeExposure:
+		return &Exposure{}
+	case TypeOutcome:
+		return &Outcome{}
+	case TypeIntervention:
+		return &Intervention{}
+	case TypeSegment:
+		return &Segment{}
+	}
+	return nil
+}
+
+// Decode parses one record's value as the event named by its schema header,
+// keeps unknown top-level fields in the event's attributes or metadata, and
+// validates it. Every failure is a *DecodeError.
+func Decode(schemaHeader string, value []byte) (Event, error) {
+	t, err := ParseSchemaHeader(schemaHeader)
+	if err != nil {
+		return nil, &DecodeError{Kind: "unknown_schema", Err: err}
+	}
+	ev, err := DecodeAs(t, value)
+	if err != nil {
+		return nil, err
+	}
+	return ev, nil
+}
+
+// DecodeAs is Decode for a type already known.
+func DecodeAs(t Type, value []byte) (Event, error) {
+	var raw map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(value))
+	if err := dec.Decode(&raw); err != nil {
+		return nil, &DecodeError{Kind: "invalid_json", Err: fmt.Errorf("%s: %w", t, err)}
+	}
+	if raw == nil {
+		return nil, &DecodeError{Kind: "invalid_json", Err: fmt.Errorf("%s: want a JSON object, got null", t)}
+	}
+	// dec.More would miss a stray '}' or ']': only the end of input will do.
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, &DecodeError{Kind: "invalid_json", Err: fmt.Errorf("%s: trailing data after the JSON object", t)}
+	}
+	ev := New(t)
+	var fe []FieldError
+	known := jsonFields(ev)
+	var extra map[string]any
+	rv := reflect.ValueOf(ev).Elem()
+	for name, msg := range raw {
+		idx, ok := known[name]
+		if !ok {
+			var v any
+			if err := json.Unmarshal(msg, &v); err != nil {
+				// Valid JSON fails only with a number beyond float64.
+				fe = append(fe, FieldError{Path: string(t) + "." + name, Reason: "must hold only numbers that fit a 64-bit float"})
+				continue
+			}
+			if extra == nil {
+				extra = make(map[string]any)
+			}
+			extra[name] = v
+			continue
+		}
+		f := rv.Field(idx)
+		if string(msg) == "null" {
+			continue
+		}
+		if err := decodeField(f, msg); err != nil {
+			fe = append(fe, FieldError{Path: string(t) + "." + name, Reason: typeReason(f.Type(), msg)})
+		}
+	}
+	if len(extra) > 0 {
+		mergeExtra(ev, extra)
+	}
+	verr := ev.Validate()
+	if len(fe) == 0 {
+		if verr != nil {
+			return nil, &DecodeError{Kind: "invalid_event", Err: verr}
+		}
+		return ev, nil
+	}
+	// Report every problem. A field that did not decode holds its zero
+	// value, which Validate may flag too ("is required"): keep only the
+	// decoding reason for it.
+	var ve *ValidationError
+	if errors.As(verr, &ve) {
+		for _, f := range ve.Fields {
+			if !slices.ContainsFunc(fe, func(g FieldError) bool { return g.Path == f.Path }) {
+				fe = append(fe, f)
+			}
+		}
+	}
+	sortFieldErrors(t, known, fe)
+	return nil, &DecodeError{Kind: "invalid_event", Err: &ValidationError{Fields: fe}}
+}
+
+// sortFieldErrors orders errors as the struct declares its fields, then
+// unknown fields by name, so that one input always gives one message.
+func sortFieldErrors(t Type, known map[string]int, fe []FieldError) {
+	rank := func(f FieldError) (int, string) {
+		name := strings.TrimPrefix(f.Path, string(t)+".")
+		if i, ok := known[name]; ok {
+			return i, ""
+		}
+		return len(known), name
+	}
+	slices.SortStableFunc(fe, func(a, b FieldError) int {
+		ia, na := rank(a)
+		ib, nb := rank(b)
+		if ia != ib {
+			return ia - ib
+		}
+		return strings.Compare(na, nb)
+	})
+}
+
+var timeType = reflect.TypeFor[time.Time]()
+
+// decodeField decodes msg, which is not null, into the struct field f.
+// Timestamps are read as JSON strings (escapes and all, which
+// time.Time.UnmarshalJSON does not undo) and then as strict RFC 3339.
+func decodeField(f reflect.Value, msg json.RawMessage) error {
+	if f.Type() != timeType {
+		return json.Unmarshal(msg, f.Addr().Interface())
+	}
+	var s string
+	if err := json.Unmarshal(msg, &s); err != nil {
+		return err
+	}
+	ts, err := parseTimestamp(s)
+	if err != nil {
+		return err
+	}
+	f.Set(reflect.ValueOf(ts))
+	return nil
+}
+
+// parseTimestamp parses an RFC 3339 date-time in the one form the JSON
+// Schemas allow: 2006-01-02T15:04:05, an optional fraction of a second after
+// a '.', then Z or ±hh:mm (hh at most 23, mm at most 59). time.Parse alone
+// also takes one-digit hours, ',' before the fraction and offsets such as
+// +24:00, which Encode cannot write back.
+func parseTimestamp(s string) (time.Time, error) {
+	const head = len("2006-01-02T15:04:05")
+	ok := len(s) > head
+	for i := 0; ok && i < head; i++ {
+		switch i {
+		case 4, 7:
+			ok = s[i] == '-'
+		case 10:
+			ok = s[i] == 'T'
+		case 13, 16:
+			ok = s[i] == ':'
+		default:
+			ok = isDigit(s[i])
+		}
+	}
+	if ok {
+		rest := s[head:]
+		if rest[0] == '.' {
+			n := 1
+			for n < len(rest) && isDigit(rest[n]) {
+				n++
+			}
+			ok = n > 1
+			rest = rest[n:]
+		}
+		ok = ok && (rest == "Z" || len(rest) == 6 && (rest[0] == '+' || rest[0] == '-') &&
+			isDigit(rest[1]) && isDigit(rest[2]) && rest[3] == ':' && isDigit(rest[4]) && isDigit(rest[5]) &&
+			(rest[1] < '2' || rest[1] == '2' && rest[2] <= '3') && rest[4] <= '5')
+	}
+	if !ok {
+		return time.Time{}, fmt.Errorf("%q is not an RFC 3339 timestamp", s)
+	}
+	return time.Parse(time.RFC3339, s)
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// jsonFields maps each JSON field name of ev's struct to its field index.
+func jsonFields(ev Event) map[string]int {
+	rt := reflect.TypeOf(ev).Elem()
+	if m, ok := fieldCache[rt]; ok {
+		return m
+	}
+	panic("schemas: no field cache for " + rt.String())
+}
+
+var fieldCache = func() map[reflect.Type]map[string]int {
+	out := map[reflect.Type]map[string]int{}
+	for _, t := range Types {
+		rt := reflect.TypeOf(New(t)).Elem()
+		m := map[string]int{}
+		for i := range rt.NumField() {
+			name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+			if name != "" && name != "-" {
+				m[name] = i
+			}
+		}
+		out[rt] = m
+	}
+	return out
+}()
+
+// typeReason explains why msg does not decode into a field of type ft.
+func typeReason(ft reflect.Type, msg json.RawMessage) string {
+	got := "value"
+	switch msg[0] {
+	case '"':
+		got = "string"
+	case '{':
+		got = "object"
+	case '[':
+		got = "array"
+	case 't', 'f':
+		got = "boolean"
+	default:
+		got = "number"
+	}
+	switch {
+	case ft == timeType:
+		if got == "string" {
+			return "must be an RFC 3339 timestamp such as 2026-11-25T10:00:00Z or 2026-11-25T11:00:00.5+01:00 (upper-case T and Z, two-digit fields, a real date and time)"
+		}
+		return "must be an RFC 3339 timestamp string, got " + got
+	case ft.Kind() == reflect.String:
+		return "must be a string, got " + got
+	case ft.Kind() == reflect.Int || ft.Kind() == reflect.Int64:
+		if got == "number" {
+			return "must be an integer written without fraction or exponent, within 64 bits"
+		}
+		return "must be an integer, got " + got
+	case ft.Kind() == reflect.Float64:
+		if got == "number" {
+			return "must be a number that fits a 64-bit float"
+		}
+		return "must be a number, got " + got
+	case ft.Kind() == reflect.Map:
+		if got == "object" {
+			return "must hold only numbers that fit a 64-bit float"
+		}
+		return "must be an object, got " + got
+	}
+	return "has the wrong type: " + got
+}
+
+// mergeExtra keeps unknown top-level fields in the event's free-form map.
+// Fields already present in the map win over top-level ones of the same name.
+func mergeExtra(ev Event, extra map[string]any) {
+	var dst *map[string]any
+	switch e := ev.(type) {
+	case *Entity:
+		dst = &e.Attributes
+	case *Exposure:
+		dst = &e.Metadata
+	case *Outcome:
+		dst = &e.Metadata
+	case *Intervention:
+		dst = &e.Metadata
+	case *Segment:
+		dst = &e.Metadata
+	}
+	if *dst == nil {
+		*dst = make(map[string]any, len(extra))
+	}
+	for k, v := range extra {
+		if _, ok := (*dst)[k]; !ok {
+			(*dst)[k] = v
+		}
+	}
+}
+
+// Limits on identifiers and free text.
+const (
+	maxIDLen   = 128
+	maxTextLen = 64 << 10
+)
+
+var identRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+
+type checker struct {
+	prefix string
+	errs   []FieldError
+}
+
+func (c *checker) add(field, reason string) {
+	c.errs = append(c.errs, FieldError{Path: c.prefix + "." + field, Reason: reason})
+}
+
+func (c *checker) uuid(field, v string) {
+	if v == "" {
+		c.add(field, "is required (a UUID)")
+		return
+	}
+	if _, err := uuid.Parse(v); err != nil || len(v) != 36 {
+		c.add(field, fmt.Sprintf("must be a UUID in the 8-4-4-4-12 form, got %q", clip(v)))
+	}
+}
+
+func (c *checker) id(field, v string, required bool) {
+	switch {
+	case v == "" && required:
+		c.add(field, "is required")
+	case len(v) > maxIDLen:
+		c.add(field, fmt.Sprintf("must be at most %d bytes, got %d", maxIDLen, len(v)))
+	case strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		c.add(field, "must not contain control characters")
+	}
+}
+
+func (c *checker) time(field string, v time.Time) {
+	switch {
+	case v.IsZero():
+		c.add(field, "is required (an RFC 3339 timestamp)")
+	case v.Year() < 1970 || v.Year() > 2105:
+		c.add(field, fmt.Sprintf("must be between 1970 and 2105, got %s", v.Format(time.RFC3339)))
+	}
+}
+
+func (c *checker) finite(field string, v float64) bool {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		c.add(field, "must be a finite number")
+		return false
+	}
+	return true
+}
+
+func (c *checker) err() error {
+	if len(c.errs) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: c.errs}
+}
+
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// Validate implements Event.
+func (e *Entity) Validate() error {
+	c := &checker{prefix: "entity"}
+	c.uuid("event_id", e.EventID)
+	c.id("entity_id", e.EntityID, true)
+	c.id("segment_id", e.SegmentID, true)
+	c.time("created_at", e.CreatedAt)
+	c.id("lifecycle_stage", e.LifecycleStage, false)
+	c.id("value_tier", e.ValueTier, false)
+	return c.err()
+}
+
+// Validate implements Event.
+func (e *Exposure) Validate() error {
+	c := &checker{prefix: "exposure"}
+	c.uuid("event_id", e.EventID)
+	c.uuid("exposure_id", e.ExposureID)
+	c.id("entity_id", e.EntityID, true)
+	c.id("segment_id", e.SegmentID, false)
+	c.time("timestamp", e.Timestamp)
+	if !identRE.MatchString(e.Channel) {
+		c.add("channel", fmt.Sprintf("must be a lower-case channel name such as email, sms or push, got %q", clip(e.Channel)))
+	}
+	c.id("campaign_id", e.CampaignID, true)
+	c.id("intervention_id", e.InterventionID, true)
+	switch e.Arm {
+	case ArmTreatment:
+		if c.finite("cost", e.Cost) && e.Cost < 0 {
+			c.add("cost", fmt.Sprintf("must be >= 0, got %g", e.Cost))
+		}
+		if e.FrequencyCumulative < 1 {
+			c.add("frequency_cumulative", fmt.Sprintf("must be >= 1 for a treatment exposure (it counts this send), got %d", e.FrequencyCumulative))
+		}
+	case ArmControl:
+		if c.finite("cost", e.Cost) && e.Cost != 0 {
+			c.add("cost", fmt.Sprintf("must be 0 for the control arm (nothing was sent), got %g", e.Cost))
+		}
+		if e.FrequencyCumulative < 0 {
+			c.add("frequency_cumulative", fmt.Sprintf("must be >= 0, got %d", e.FrequencyCumulative))
+		}
+	case "":
+		c.add("arm", `is required ("treatment" or "control")`)
+	default:
+		c.add("arm", fmt.Sprintf(`must be "treatment" or "control", got %q`, clip(e.Arm)))
+	}
+	return c.err()
+}
+
+// Validate implements Event.
+func (e *Outcome) Validate() error {
+	c := &checker{prefix: "outcome"}
+	c.uuid("event_id", e.EventID)
+	c.uuid("outcome_id", e.OutcomeID)
+	c.id("entity_id", e.EntityID, true)
+	c.time("timestamp", e.Timestamp)
+	switch {
+	case e.OutcomeType == "":
+		c.add("outcome_type", "is required (one of "+strings.Join(OutcomeTypes, ", ")+")")
+	case !slices.Contains(OutcomeTypes, e.OutcomeType):
+		c.add("outcome_type", fmt.Sprintf("must be one of %s, got %q", strings.Join(OutcomeTypes, ", "), clip(e.OutcomeType)))
+	}
+	if c.finite("value", e.Value) && e.Value < 0 {
+		c.add("value", fmt.Sprintf("must be >= 0, got %g", e.Value))
+	}
+	c.id("campaign_id", e.CampaignID, false)
+	return c.err()
+}
+
+// Validate implements Event.
+func (e *Intervention) Validate() error {
+	c := &checker{prefix: "intervention"}
+	c.uuid("event_id", e.EventID)
+	c.id("intervention_id", e.InterventionID, true)
+	if !identRE.MatchString(e.Kind) {
+		c.add("type", fmt.Sprintf("must be a lower-case channel or intervention type such as email, sms, push, policy_change, got %q", clip(e.Kind)))
+	}
+	c.time("created_at", e.CreatedAt)
+	if len(e.ContentTemplate) > maxTextLen {
+		c.add("content_template", fmt.Sprintf("must be at most %d bytes, got %d", maxTextLen, len(e.ContentTemplate)))
+	}
+	return c.err()
+}
+
+// Validate implements Event.
+func (e *Segment) Validate() error {
+	c := &checker{prefix: "segment"}
+	c.uuid("event_id", e.EventID)
+	c.id("segment_id", e.SegmentID, true)
+	c.time("updated_at", e.UpdatedAt)
+	if e.Size < 0 {
+		c.add("size", fmt.Sprintf("must be >= 0, got %d", e.Size))
+	}
+	return c.err()
+}
+
+// IsValidation reports whether err is a *ValidationError or wraps one.
+func IsValidation(err error) bool {
+	var v *ValidationError
+	return errors.As(err, &v)
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh Debian machine: installs what the tests need
+# (Debian's clickhouse-server 18.16, kcat, promtool; libchdb.so for the
+# embedded engine), starts ClickHouse on loopback, then runs go test.
+# Extra arguments go to `go test` (e.g. -run TestEndToEnd -v).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v clickhouse-server >/dev/null || need+=(clickhouse-server clickhouse-client)
+command -v kcat >/dev/null || need+=(kcat)
+command -v promtool >/dev/null || need+=(prometheus)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]}"
+  sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# Debian's prometheus package starts a server we do not need.
+pkill -x prometheus 2>/dev/null || true
+
+eval "$(scripts/install-chdb.sh --env)"
+scripts/clickhouse-server.sh start >/dev/null
+trap 'scripts/clickhouse-server.sh stop >/dev/null 2>&1 || true' EXIT
+export PREFLIGHT_TEST_CLICKHOUSE_DSN="$(scripts/clickhouse-server.sh dsn)"
+
+go vet ./...
+# The race detector runs on the packages that start goroutines.
+go test -race -count=1 -timeout 15m ./ingest/... ./streams/... ./eventsink/... "$@"
+go test -count=1 -timeout 15m ./... "$@"
