@@ -5,5 +5,5 @@
 # Arguments go to `preflight demo`, e.g. --source hillstrom.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-eval "$(scripts/install-chdb.sh --env)"
+CHDB_LIB_PATH="$(scripts/install-chdb.sh)"; export CHDB_LIB_PATH
 go run ./cmd/preflight demo "$@"

@@ -19,7 +19,7 @@ fi
 # Debian's prometheus package starts a server we do not need.
 pkill -x prometheus 2>/dev/null || true
 
-eval "$(scripts/install-chdb.sh --env)"
+CHDB_LIB_PATH="$(scripts/install-chdb.sh)"; export CHDB_LIB_PATH
 scripts/clickhouse-server.sh start >/dev/null
 trap 'scripts/clickhouse-server.sh stop >/dev/null 2>&1 || true' EXIT
 export PREFLIGHT_TEST_CLICKHOUSE_DSN="$(scripts/clickhouse-server.sh dsn)"

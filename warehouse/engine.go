@@ -1,0 +1,399 @@
+package warehouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/preflight-hq/preflight/schemas"
+)
+
+// Engine is the SQL transport a backend provides. Everything else — the
+// migrations, the duplicate checks, the moments and their queries — is
+// written once in this package, on top of an Engine, so that both backends
+// run exactly the same SQL. Implementations must be safe for concurrent
+// use.
+type Engine interface {
+	// Exec runs one statement that returns no rows.
+	Exec(ctx context.Context, query string) error
+	// Query runs one SELECT and returns its rows, which the caller closes.
+	Query(ctx context.Context, query string) (Rows, error)
+	// InsertRows writes rows with one insert. insert is the statement head
+	// with an explicit column list ("INSERT INTO `db`.`t` (a, b)"), columns
+	// names those columns, and each row holds one value per column, of Go
+	// type string, int32, int64, uint32, uint64, float64 or time.Time (a
+	// DateTime, in UTC, whole seconds).
+	InsertRows(ctx context.Context, insert string, columns []string, rows [][]any) error
+	// Close releases the engine.
+	Close() error
+}
+
+// Rows is the result of Engine.Query. Scan accepts *string, *uint32,
+// *uint64, *float64 and *time.Time (for Date and DateTime columns, in UTC).
+type Rows interface {
+	// Next advances to the next row and reports whether there is one.
+	Next() bool
+	// Scan copies the current row's columns into dest, in order.
+	Scan(dest ...any) error
+	// Err returns the error that ended the iteration, if any.
+	Err() error
+	// Close releases the rows.
+	Close() error
+}
+
+// FromEngine returns the Warehouse that stores its tables in database
+// through e. It creates the database when it is missing and reads the
+// engine's version; engineName ("clickhouse", "chdb") prefixes it in
+// Backend. Closing the Warehouse closes e.
+func FromEngine(ctx context.Context, e Engine, database, engineName string) (Warehouse, error) {
+	if !ValidDatabaseName(database) {
+		return nil, fmt.Errorf("cannot use database name %q: want letters, digits and underscores", database)
+	}
+	w := &sqlWarehouse{e: e, q: newQueries(database), database: database}
+	if err := w.ensureDatabase(ctx); err != nil {
+		return nil, err
+	}
+	var version string
+	if err := w.queryOne(ctx, selectVersion, &version); err != nil {
+		return nil, fmt.Errorf("cannot read the %s version: %w", engineName, err)
+	}
+	w.backend = engineName + " " + version
+	return w, nil
+}
+
+// sqlWarehouse implements Warehouse over an Engine.
+type sqlWarehouse struct {
+	e        Engine
+	q        queries
+	database string
+	backend  string
+
+	migrateMu sync.Mutex
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func (w *sqlWarehouse) ensureDatabase(ctx context.Context) error {
+	// Look first: a user allowed to use the database but not to create
+	// databases must still be able to open it.
+	var n uint64
+	if err := w.queryOne(ctx, databaseExists(w.database), &n); err != nil {
+		return fmt.Errorf("cannot check whether database %s exists: %w", w.database, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if err := w.e.Exec(ctx, createDatabase(w.database)); err != nil {
+		return fmt.Errorf("cannot create database %s: %w", w.database, err)
+	}
+	return nil
+}
+
+// queryOne runs a query that returns one row and scans it into dest.
+func (w *sqlWarehouse) queryOne(ctx context.Context, query string, dest ...any) error {
+	rows, err := w.e.Query(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return errors.New("the query returned no row")
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	return rows.Err()
+}
+
+// Backend implements Warehouse.
+func (w *sqlWarehouse) Backend() string { return w.backend }
+
+// Ping implements Warehouse.
+func (w *sqlWarehouse) Ping(ctx context.Context) error {
+	var v string
+	if err := w.queryOne(ctx, selectVersion, &v); err != nil {
+		return fmt.Errorf("cannot reach the warehouse (%s): %w", w.backend, err)
+	}
+	return nil
+}
+
+// Close implements Warehouse.
+func (w *sqlWarehouse) Close() error {
+	w.closeOnce.Do(func() {
+		if err := w.e.Close(); err != nil {
+			w.closeErr = fmt.Errorf("cannot close the warehouse (%s): %w", w.backend, err)
+		}
+	})
+	return w.closeErr
+}
+
+// Count implements Warehouse.
+func (w *sqlWarehouse) Count(ctx context.Context, t schemas.Type) (uint64, error) {
+	rt, ok := rawTables[t]
+	if !ok {
+		return 0, fmt.Errorf("cannot count events of unknown type %q", t)
+	}
+	var n uint64
+	if err := w.queryOne(ctx, w.q.countDistinct(rt), &n); err != nil {
+		return 0, fmt.Errorf("cannot count %s events: %w", t, err)
+	}
+	return n, nil
+}
+
+// Insert implements Warehouse.
+//
+// It removes the rows repeated within the call, asks the table which of the
+// remaining event ids it already holds (one query per ≤ 2000 ids, scoped to
+// the time range of the rows), and writes the new rows with one insert.
+//
+// Why check-then-insert is enough: the ingestor keys every Kafka record by
+// its entity id, so all copies of an event (a producer re-send, a replay
+// after a crash) land in the same partition, and a partition is owned by
+// one consumer at a time, which inserts its batches one after another. No
+// other writer can store the same event between our lookup and our insert.
+// Should that assumption ever break (two ingestors sharing a partition
+// during a rebalance, or a manual backfill racing the stream),
+// ReplacingMergeTree, keyed by (hour of the event time, event_id),
+// collapses the extra copy at merge time, and every read here deduplicates
+// by event_id in the meantime: the second line of defence.
+func (w *sqlWarehouse) Insert(ctx context.Context, t schemas.Type, rows []Row) (InsertResult, error) {
+	var res InsertResult
+	rt, ok := rawTables[t]
+	if !ok {
+		return InsertResult{}, fmt.Errorf("cannot insert events of unknown type %q", t)
+	}
+	if len(rows) == 0 {
+		return res, nil
+	}
+	// Check every row before touching the table, and drop in-call repeats.
+	seen := make(map[string]struct{}, len(rows))
+	fresh := make([]Row, 0, len(rows))
+	var minT, maxT time.Time
+	for i, r := range rows {
+		if r.Event == nil {
+			return InsertResult{}, fmt.Errorf("cannot insert %s row %d: no event", t, i)
+		}
+		if r.Event.Type() != t {
+			return InsertResult{}, fmt.Errorf("cannot insert %s row %d into the %s table: rows of one call must share one type", r.Event.Type(), i, t)
+		}
+		if err := r.Event.Validate(); err != nil {
+			return InsertResult{}, fmt.Errorf("cannot insert %s row %d (event %s): %w", t, i, r.Event.ID(), err)
+		}
+		id := r.Event.ID()
+		if _, dup := seen[id]; dup {
+			res.Duplicates++
+			continue
+		}
+		seen[id] = struct{}{}
+		fresh = append(fresh, r)
+		et := eventTime(r.Event.Time())
+		if minT.IsZero() || et.Before(minT) {
+			minT = et
+		}
+		if et.After(maxT) {
+			maxT = et
+		}
+	}
+	// Which of them are stored already?
+	ids := make([]string, 0, len(fresh))
+	for _, r := range fresh {
+		ids = append(ids, r.Event.ID())
+	}
+	stored := make(map[string]struct{})
+	for chunk := range slices.Chunk(ids, maxIDsPerLookup) {
+		if err := w.collectIDs(ctx, w.q.existingIDs(rt, minT, maxT, chunk), stored); err != nil {
+			return InsertResult{}, fmt.Errorf("cannot look up stored %s event ids: %w", t, err)
+		}
+	}
+	newRows := fresh[:0]
+	for _, r := range fresh {
+		if _, dup := stored[r.Event.ID()]; dup {
+			res.Duplicates++
+			continue
+		}
+		newRows = append(newRows, r)
+	}
+	if err := w.write(ctx, rt, newRows); err != nil {
+		return InsertResult{}, err
+	}
+	res.Inserted = len(newRows)
+	return res, nil
+}
+
+// write stores rows in rt's table with one insert, as they are.
+func (w *sqlWarehouse) write(ctx context.Context, rt *rawTable, rows []Row) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	values := make([][]any, 0, len(rows))
+	for _, r := range rows {
+		v, err := rt.values(r.Event)
+		if err != nil {
+			return fmt.Errorf("cannot insert %s event %s: %w", r.Event.Type(), r.Event.ID(), err)
+		}
+		values = append(values, append(v, r.Topic, r.Partition, r.Offset, now))
+	}
+	cols := rt.allColumns()
+	if err := w.e.InsertRows(ctx, w.q.insert(rt.name, cols), cols, values); err != nil {
+		return fmt.Errorf("cannot insert %d %s events: %w", len(values), rows[0].Event.Type(), err)
+	}
+	return nil
+}
+
+// collectIDs runs a query returning event ids and adds them to into.
+func (w *sqlWarehouse) collectIDs(ctx context.Context, query string, into map[string]struct{}) error {
+	rows, err := w.e.Query(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		into[id] = struct{}{}
+	}
+	return rows.Err()
+}
+
+// dateOf returns the UTC midnight of the calendar day t shows in its own
+// location: drivers hand Date columns back as midnight in the server's (or
+// the client's) time zone.
+func dateOf(t time.Time) time.Time {
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// lastVersion is the last moments version handed out in this process.
+var lastVersion atomic.Uint64
+
+// nextVersion returns a moments version: the wall clock in nanoseconds,
+// strictly increasing within the process.
+func nextVersion() uint64 {
+	for {
+		last := lastVersion.Load()
+		v := uint64(time.Now().UnixNano())
+		if v <= last {
+			v = last + 1
+		}
+		if lastVersion.CompareAndSwap(last, v) {
+			return v
+		}
+	}
+}
+
+// RefreshMoments implements Warehouse. It writes every cell of the days
+// under a new version, exposure moments first, then outcome moments, and
+// only then records the version for each day; reads use the newest
+// recorded version per day, so they see either the old or the new moments
+// of a day, never a mix. A failed refresh is repaired by the next one.
+func (w *sqlWarehouse) RefreshMoments(ctx context.Context, from, to time.Time) error {
+	if from.IsZero() || to.IsZero() {
+		return errors.New("cannot refresh moments: both ends of the day range are required")
+	}
+	if utcDay(to).Before(utcDay(from)) {
+		return fmt.Errorf("cannot refresh moments: the range ends (%s) before it starts (%s)", to.UTC().Format(dateLayout), from.UTC().Format(dateLayout))
+	}
+	if utcDay(to).Before(minDay) || utcDay(from).After(maxDay) {
+		return nil // no exposure can fall there
+	}
+	v := nextVersion()
+	steps := []struct{ what, sql string }{
+		{"exposure moments", w.q.refreshExposureMoments(from, to, v)},
+		{"outcome moments", w.q.refreshOutcomeMoments(from, to, v)},
+		{"the refresh record", w.q.recordRefresh(from, to, v)},
+	}
+	for _, s := range steps {
+		if err := w.e.Exec(ctx, s.sql); err != nil {
+			return fmt.Errorf("cannot refresh moments of %s to %s (writing %s): %w",
+				from.UTC().Format(dateLayout), to.UTC().Format(dateLayout), s.what, err)
+		}
+	}
+	return nil
+}
+
+// ExposureMoments implements Warehouse.
+func (w *sqlWarehouse) ExposureMoments(ctx context.Context, f MomentFilter) ([]ExposureMoment, error) {
+	rows, err := w.e.Query(ctx, w.q.exposureMoments(f))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read exposure moments: %w", err)
+	}
+	defer rows.Close()
+	var out []ExposureMoment
+	for rows.Next() {
+		var m ExposureMoment
+		if err := rows.Scan(&m.Day, &m.SegmentID, &m.Channel, &m.CampaignID, &m.InterventionID, &m.Arm,
+			&m.Exposures, &m.Entities, &m.Cost, &m.FreqSum); err != nil {
+			return nil, fmt.Errorf("cannot read exposure moments: %w", err)
+		}
+		m.Day = dateOf(m.Day)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot read exposure moments: %w", err)
+	}
+	return out, nil
+}
+
+// OutcomeMoments implements Warehouse.
+func (w *sqlWarehouse) OutcomeMoments(ctx context.Context, f MomentFilter) ([]OutcomeMoment, error) {
+	rows, err := w.e.Query(ctx, w.q.outcomeMoments(f))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read outcome moments: %w", err)
+	}
+	defer rows.Close()
+	var out []OutcomeMoment
+	for rows.Next() {
+		var m OutcomeMoment
+		if err := rows.Scan(&m.Day, &m.SegmentID, &m.Channel, &m.CampaignID, &m.InterventionID, &m.Arm,
+			&m.OutcomeType, &m.Outcomes, &m.Entities, &m.ValueSum, &m.ValueSumSq); err != nil {
+			return nil, fmt.Errorf("cannot read outcome moments: %w", err)
+		}
+		m.Day = dateOf(m.Day)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot read outcome moments: %w", err)
+	}
+	return out, nil
+}
+
+// UncheckedInserter is implemented by the warehouses of this package. It
+// stores rows without the duplicate check, as a second writer racing the
+// first would. It exists for tests of the second line of defence (every
+// read deduplicates by event_id) and for repair tools; the ingestor uses
+// Insert.
+type UncheckedInserter interface {
+	// InsertUnchecked stores rows of type t as they are, repeats included,
+	// and returns how many it stored.
+	InsertUnchecked(ctx context.Context, t schemas.Type, rows []Row) (int, error)
+}
+
+// InsertUnchecked implements UncheckedInserter.
+func (w *sqlWarehouse) InsertUnchecked(ctx context.Context, t schemas.Type, rows []Row) (int, error) {
+	rt, ok := rawTables[t]
+	if !ok {
+		return 0, fmt.Errorf("cannot insert events of unknown type %q", t)
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	for i, r := range rows {
+		if r.Event == nil || r.Event.Type() != t {
+			return 0, fmt.Errorf("cannot insert row %d into the %s table: it holds no %s event", i, t, t)
+		}
+	}
+	if err := w.write(ctx, rt, rows); err != nil {
+		return 0, err
+	}
+	return len(rows), nil
+}

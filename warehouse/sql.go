@@ -1,0 +1,422 @@
+package warehouse
+
+// The SQL both backends run. Every statement is built here, once, and must
+// run on ClickHouse 18.16 and on chDB 26.x:
+//
+//   - no toStartOfInterval, JSONExtract*, DateTime64 or LowCardinality;
+//   - inserts name their columns (clickhouse-go batches need it on 18.16);
+//   - every table name is qualified with the database, because chDB has one
+//     session per process, shared by every database opened in it;
+//   - values are inlined as literals (quoteString) rather than bound: 18.16
+//     has no server-side query parameters and chDB takes plain text;
+//   - aliases never reuse a column name of the same query level (old
+//     ClickHouse substitutes aliases everywhere, so `any(x) AS x` is cyclic);
+//   - a subquery on the right of a JOIN has an alias (chDB requires it).
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/preflight-hq/preflight/schemas"
+)
+
+// maxIDsPerLookup bounds the event ids of one duplicate lookup so that the
+// query (about 40 bytes per id) stays well under max_query_size (256 KiB).
+const maxIDsPerLookup = 2000
+
+// dateLayout is ClickHouse's text form of a Date.
+const dateLayout = "2006-01-02"
+
+// Day bounds of the Date and DateTime('UTC') columns on both engines.
+var (
+	minDay = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxDay = time.Date(2105, 12, 31, 0, 0, 0, 0, time.UTC)
+)
+
+var databaseNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+// ValidDatabaseName reports whether name can be used as a warehouse
+// database: letters, digits and underscores, not starting with a digit, at
+// most 64 bytes. The names are inlined in SQL, so nothing else is allowed.
+func ValidDatabaseName(name string) bool { return databaseNameRE.MatchString(name) }
+
+// quoteIdent quotes a name that ValidDatabaseName or the table catalogue
+// has already vetted.
+func quoteIdent(name string) string { return "`" + name + "`" }
+
+// quoteString renders s as a ClickHouse string literal. Backslash and quote
+// are escaped, and so are control bytes, so the literal survives any parser.
+func quoteString(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('\'')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case '\\':
+			b.WriteString(`\\`)
+		case '\'':
+			b.WriteString(`\'`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		case 0:
+			b.WriteString(`\0`)
+		default:
+			if c < 0x20 || c == 0x7f {
+				fmt.Fprintf(&b, `\x%02x`, c)
+			} else {
+				b.WriteByte(c)
+			}
+		}
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
+
+// dateTimeLiteral renders t (to the second) as a DateTime expression.
+func dateTimeLiteral(t time.Time) string {
+	return "toDateTime(" + strconv.FormatInt(t.Unix(), 10) + ")"
+}
+
+// dateLiteral renders the UTC day of t as a Date expression.
+func dateLiteral(t time.Time) string {
+	return "toDate(" + quoteString(t.UTC().Format(dateLayout)) + ")"
+}
+
+// utcDay returns the UTC midnight of t's UTC day.
+func utcDay(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// metaColumns end every raw table: the Kafka coordinates of the row and the
+// time it was stored, which is also the ReplacingMergeTree version.
+var metaColumns = []string{"_topic", "_partition", "_offset", "ingested_at"}
+
+// rawTable describes the raw table of one event type.
+type rawTable struct {
+	name    string
+	timeCol string   // the event time column; the sort key starts with its hour
+	columns []string // event columns, in the order values returns them
+	values  func(ev schemas.Event) ([]any, error)
+}
+
+// allColumns returns the event columns followed by metaColumns.
+func (rt *rawTable) allColumns() []string {
+	return append(append([]string(nil), rt.columns...), metaColumns...)
+}
+
+// eventTime is the stored (second precision, UTC) form of an event time.
+func eventTime(t time.Time) time.Time { return t.UTC().Truncate(time.Second) }
+
+// jsonText renders a free-form map as JSON text, "{}" when empty.
+func jsonText(field string, m map[string]any) (string, error) {
+	if len(m) == 0 {
+		return "{}", nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "", fmt.Errorf("cannot encode %s as JSON: %w", field, err)
+	}
+	return string(b), nil
+}
+
+// jsonTexts renders several maps with jsonText, in order.
+func jsonTexts(fields []string, maps ...map[string]any) ([]string, error) {
+	out := make([]string, len(maps))
+	for i, m := range maps {
+		s, err := jsonText(fields[i], m)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// rawTables maps each event type to its table. Column types (see the
+// migrations) and Go value types must agree: String=string, Int32=int32,
+// Int64=int64, Float64=float64, DateTime=time.Time.
+var rawTables = map[schemas.Type]*rawTable{
+	schemas.TypeEntity: {
+		name:    "entities",
+		timeCol: "created_at",
+		columns: []string{"event_id", "entity_id", "segment_id", "created_at", "lifecycle_stage", "value_tier", "attributes"},
+		values: func(ev schemas.Event) ([]any, error) {
+			e := ev.(*schemas.Entity)
+			attrs, err := jsonText("attributes", e.Attributes)
+			if err != nil {
+				return nil, err
+			}
+			return []any{e.EventID, e.EntityID, e.SegmentID, eventTime(e.CreatedAt), e.LifecycleStage, e.ValueTier, attrs}, nil
+		},
+	},
+	schemas.TypeExposure: {
+		name:    "exposures",
+		timeCol: "timestamp",
+		columns: []string{"event_id", "exposure_id", "entity_id", "segment_id", "timestamp", "channel", "campaign_id", "intervention_id", "arm", "content", "cost", "frequency_cumulative", "metadata"},
+		values: func(ev schemas.Event) ([]any, error) {
+			e := ev.(*schemas.Exposure)
+			js, err := jsonTexts([]string{"content", "metadata"}, e.Content, e.Metadata)
+			if err != nil {
+				return nil, err
+			}
+			return []any{e.EventID, e.ExposureID, e.EntityID, e.SegmentID, eventTime(e.Timestamp), e.Channel, e.CampaignID, e.InterventionID, e.Arm, js[0], e.Cost, int64(e.FrequencyCumulative), js[1]}, nil
+		},
+	},
+	schemas.TypeOutcome: {
+		name:    "outcomes",
+		timeCol: "timestamp",
+		columns: []string{"event_id", "outcome_id", "entity_id", "timestamp", "outcome_type", "value", "campaign_id", "metadata"},
+		values: func(ev schemas.Event) ([]any, error) {
+			e := ev.(*schemas.Outcome)
+			md, err := jsonText("metadata", e.Metadata)
+			if err != nil {
+				return nil, err
+			}
+			return []any{e.EventID, e.OutcomeID, e.EntityID, eventTime(e.Timestamp), e.OutcomeType, e.Value, e.CampaignID, md}, nil
+		},
+	},
+	schemas.TypeIntervention: {
+		name:    "interventions",
+		timeCol: "created_at",
+		columns: []string{"event_id", "intervention_id", "type", "created_at", "content_template", "creative_elements", "targeting_criteria", "metadata"},
+		values: func(ev schemas.Event) ([]any, error) {
+			e := ev.(*schemas.Intervention)
+			js, err := jsonTexts([]string{"creative_elements", "targeting_criteria", "metadata"}, e.CreativeElements, e.TargetingCriteria, e.Metadata)
+			if err != nil {
+				return nil, err
+			}
+			return []any{e.EventID, e.InterventionID, e.Kind, eventTime(e.CreatedAt), e.ContentTemplate, js[0], js[1], js[2]}, nil
+		},
+	},
+	schemas.TypeSegment: {
+		name:    "segments",
+		timeCol: "updated_at",
+		columns: []string{"event_id", "segment_id", "updated_at", "definition", "size", "trait_priors", "historical_metrics", "metadata"},
+		values: func(ev schemas.Event) ([]any, error) {
+			e := ev.(*schemas.Segment)
+			js, err := jsonTexts([]string{"definition", "trait_priors", "historical_metrics", "metadata"}, e.Definition, e.TraitPriors, e.HistoricalMetrics, e.Metadata)
+			if err != nil {
+				return nil, err
+			}
+			return []any{e.EventID, e.SegmentID, eventTime(e.UpdatedAt), js[0], e.Size, js[1], js[2], js[3]}, nil
+		},
+	},
+}
+
+// queries builds the statements of one database.
+type queries struct {
+	db string // quoted database name
+}
+
+func newQueries(database string) queries { return queries{db: quoteIdent(database)} }
+
+// table returns the qualified name of a table.
+func (q queries) table(name string) string { return q.db + "." + quoteIdent(name) }
+
+// insert returns the head of an insert into table with an explicit column
+// list, e.g. "INSERT INTO `db`.`t` (a, b)". Backends append the data
+// (clickhouse-go batches) or a FORMAT clause and the rows (chDB).
+func (q queries) insert(table string, columns []string) string {
+	return "INSERT INTO " + q.table(table) + " (" + strings.Join(columns, ", ") + ")"
+}
+
+// databaseExists counts the databases named name (0 or 1).
+func databaseExists(name string) string {
+	return "SELECT count() FROM system.databases WHERE name = " + quoteString(name)
+}
+
+// createDatabase creates the database when it is missing.
+func createDatabase(name string) string {
+	return "CREATE DATABASE IF NOT EXISTS " + quoteIdent(name)
+}
+
+// selectVersion returns the engine's version, e.g. "18.16.1".
+const selectVersion = "SELECT version()"
+
+// appliedMigrations lists the applied migration versions.
+func (q queries) appliedMigrations() string {
+	return "SELECT DISTINCT version FROM " + q.table("schema_migrations") + " ORDER BY version"
+}
+
+// existingIDs returns which of ids are stored in rt's table, looking only
+// at rows whose event time is in [from, to] (seconds, inclusive), which the
+// sort key (hour of the event time, event_id) turns into a narrow scan.
+func (q queries) existingIDs(rt *rawTable, from, to time.Time, ids []string) string {
+	var b strings.Builder
+	b.Grow(200 + 40*len(ids))
+	b.WriteString("SELECT event_id FROM ")
+	b.WriteString(q.table(rt.name))
+	b.WriteString(" WHERE " + rt.timeCol + " >= " + dateTimeLiteral(from))
+	b.WriteString(" AND " + rt.timeCol + " <= " + dateTimeLiteral(to))
+	b.WriteString(" AND event_id IN (")
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(quoteString(id))
+	}
+	b.WriteString(") GROUP BY event_id")
+	return b.String()
+}
+
+// countDistinct counts the distinct event ids of rt's table: rows of an
+// event stored twice, not merged yet, count once.
+func (q queries) countDistinct(rt *rawTable) string {
+	return "SELECT uniqExact(event_id) FROM " + q.table(rt.name)
+}
+
+// exposureColumns of the deduplicated exposures subquery: one row per
+// event_id (duplicates are the same event, so any() of each column is it).
+const dedupExposureColumns = "event_id, any(entity_id) AS e_entity, any(campaign_id) AS e_campaign, any(timestamp) AS e_ts, " +
+	"any(segment_id) AS e_segment, any(channel) AS e_channel, any(intervention_id) AS e_intervention, any(arm) AS e_arm, " +
+	"any(cost) AS e_cost, any(frequency_cumulative) AS e_freq"
+
+// refreshExposureMoments recomputes the exposure moments of the exposure
+// days [from, to] under version.
+func (q queries) refreshExposureMoments(from, to time.Time, version uint64) string {
+	start, end := dayBounds(from, to)
+	return q.insert("exposure_moments_daily", []string{"day", "segment_id", "channel", "campaign_id", "intervention_id", "arm", "exposures", "entities", "cost", "freq_sum", "version"}) + `
+SELECT toDate(e_ts) AS m_day, e_segment, e_channel, e_campaign, e_intervention, e_arm,
+  count() AS m_exposures, uniqExact(e_entity) AS m_entities, sum(e_cost) AS m_cost,
+  toUInt64(sum(e_freq)) AS m_freq, toUInt64(` + strconv.FormatUint(version, 10) + `) AS m_version
+FROM (
+  SELECT ` + dedupExposureColumns + `
+  FROM ` + q.table("exposures") + `
+  WHERE timestamp >= ` + dateTimeLiteral(start) + ` AND timestamp < ` + dateTimeLiteral(end) + `
+  GROUP BY event_id
+)
+GROUP BY m_day, e_segment, e_channel, e_campaign, e_intervention, e_arm`
+}
+
+// refreshOutcomeMoments recomputes the outcome moments of the exposure days
+// [from, to] under version. An outcome with a campaign_id is attributed to
+// its entity's first exposure in that campaign (earliest timestamp, then
+// smallest event_id, so the choice is stable); the moment's day, segment,
+// channel, intervention and arm are that exposure's. Outcomes without a
+// campaign, or of an entity never exposed in the campaign, are left out.
+// Outcomes count whenever they happened: the day is the exposure's, so the
+// cell is the cohort of that day.
+func (q queries) refreshOutcomeMoments(from, to time.Time, version uint64) string {
+	start, end := dayBounds(from, to)
+	exposures := q.table("exposures")
+	// The (entity, campaign) pairs exposed in the range. Raw rows: a
+	// duplicate only repeats a pair, which IN ignores.
+	pairs := "SELECT entity_id, campaign_id FROM " + exposures +
+		" WHERE timestamp >= " + dateTimeLiteral(start) + " AND timestamp < " + dateTimeLiteral(end)
+	first := "argMin(%s, tuple(e_ts, event_id)) AS %s"
+	return q.insert("outcome_moments_daily", []string{"day", "segment_id", "channel", "campaign_id", "intervention_id", "arm", "outcome_type", "outcomes", "entities", "value_sum", "value_sum_sq", "version"}) + `
+SELECT x_day, x_segment, x_channel, campaign_id, x_intervention, x_arm, o_type,
+  count() AS m_outcomes, uniqExact(entity_id) AS m_entities,
+  sum(o_value) AS m_value_sum, sum(o_value * o_value) AS m_value_sum_sq,
+  toUInt64(` + strconv.FormatUint(version, 10) + `) AS m_version
+FROM (
+  SELECT o_entity AS entity_id, o_campaign AS campaign_id, o_type, o_value
+  FROM (
+    SELECT event_id, any(entity_id) AS o_entity, any(campaign_id) AS o_campaign,
+      any(outcome_type) AS o_type, any(value) AS o_value
+    FROM ` + q.table("outcomes") + `
+    WHERE campaign_id != '' AND (entity_id, campaign_id) IN (` + pairs + `)
+    GROUP BY event_id
+  )
+) AS o
+ALL INNER JOIN (
+  SELECT e_entity AS entity_id, e_campaign AS campaign_id,
+    ` + fmt.Sprintf(first, "toDate(e_ts)", "x_day") + `,
+    ` + fmt.Sprintf(first, "e_segment", "x_segment") + `,
+    ` + fmt.Sprintf(first, "e_channel", "x_channel") + `,
+    ` + fmt.Sprintf(first, "e_intervention", "x_intervention") + `,
+    ` + fmt.Sprintf(first, "e_arm", "x_arm") + `
+  FROM (
+    SELECT ` + dedupExposureColumns + `
+    FROM ` + exposures + `
+    WHERE timestamp < ` + dateTimeLiteral(end) + ` AND (entity_id, campaign_id) IN (` + pairs + `)
+    GROUP BY event_id
+  )
+  GROUP BY e_entity, e_campaign
+  HAVING x_day >= ` + dateLiteral(start) + `
+) AS x USING (entity_id, campaign_id)
+GROUP BY x_day, x_segment, x_channel, campaign_id, x_intervention, x_arm, o_type`
+}
+
+// recordRefresh marks every day of [from, to] as refreshed under version.
+// It runs after both moment inserts, so readers switch to the new cells of
+// a day only once they are all written.
+func (q queries) recordRefresh(from, to time.Time, version uint64) string {
+	start, end := dayBounds(from, to)
+	days := int64(end.Sub(start) / (24 * time.Hour))
+	return q.insert("moments_refreshes", []string{"day", "version", "refreshed_at"}) + `
+SELECT ` + dateLiteral(start) + ` + number, toUInt64(` + strconv.FormatUint(version, 10) + `), now()
+FROM numbers(` + strconv.FormatInt(days, 10) + `)`
+}
+
+// dayBounds turns the inclusive UTC day range [from, to] into the half-open
+// time range [start, end) of its days, clamped to what Date can hold.
+func dayBounds(from, to time.Time) (start, end time.Time) {
+	start, last := utcDay(from), utcDay(to)
+	if start.Before(minDay) {
+		start = minDay
+	}
+	if last.After(maxDay) {
+		last = maxDay
+	}
+	return start, last.AddDate(0, 0, 1)
+}
+
+// momentWhere renders the filter of a moments read: the day range, the
+// campaign, and only the cells of each day's newest refresh.
+func (q queries) momentWhere(f MomentFilter) string {
+	var conds []string
+	var dayConds []string
+	if !f.From.IsZero() {
+		dayConds = append(dayConds, "day >= "+dateLiteral(clampDay(f.From)))
+	}
+	if !f.To.IsZero() {
+		dayConds = append(dayConds, "day <= "+dateLiteral(clampDay(f.To)))
+	}
+	conds = append(conds, dayConds...)
+	if f.CampaignID != "" {
+		conds = append(conds, "campaign_id = "+quoteString(f.CampaignID))
+	}
+	latest := "SELECT day, max(version) FROM " + q.table("moments_refreshes")
+	if len(dayConds) > 0 {
+		latest += " WHERE " + strings.Join(dayConds, " AND ")
+	}
+	latest += " GROUP BY day"
+	conds = append(conds, "(day, version) IN ("+latest+")")
+	return " WHERE " + strings.Join(conds, " AND ")
+}
+
+func clampDay(t time.Time) time.Time {
+	d := utcDay(t)
+	switch {
+	case d.Before(minDay):
+		return minDay
+	case d.After(maxDay):
+		return maxDay
+	}
+	return d
+}
+
+// exposureMoments reads exposure moments; columns match ExposureMoment.
+func (q queries) exposureMoments(f MomentFilter) string {
+	return "SELECT day, segment_id, channel, campaign_id, intervention_id, arm, exposures, entities, cost, freq_sum FROM " +
+		q.table("exposure_moments_daily") + q.momentWhere(f) +
+		" ORDER BY day, campaign_id, segment_id, channel, intervention_id, arm"
+}
+
+// outcomeMoments reads outcome moments; columns match OutcomeMoment.
+func (q queries) outcomeMoments(f MomentFilter) string {
+	return "SELECT day, segment_id, channel, campaign_id, intervention_id, arm, outcome_type, outcomes, entities, value_sum, value_sum_sq FROM " +
+		q.table("outcome_moments_daily") + q.momentWhere(f) +
+		" ORDER BY day, campaign_id, segment_id, channel, intervention_id, arm, outcome_type"
+}
