@@ -223,7 +223,12 @@ func (b *batch) mark(r *kgo.Record) {
 // Run consumes until ctx ends, then flushes what it holds, commits, leaves
 // the group and returns. It returns an error only if it could not do so.
 func (in *Ingestor) Run(ctx context.Context) error {
-	defer in.cl.Close()
+	defer func() {
+		// Leaving the group waits for rebalances that BlockRebalanceOnPoll
+		// holds back; nothing uncommitted is committed by leaving.
+		in.cl.AllowRebalance()
+		in.cl.Close()
+	}()
 	if in.cfg.CreateTopics {
 		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err := streams.EnsureTopics(tctx, in.cl, in.cfg.TopicPartitions, -1, append(in.cfg.Topics.Events(), in.cfg.Topics.DLQ())...)

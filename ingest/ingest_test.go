@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -52,7 +53,7 @@ func backends() []backend {
 		return wh
 	}
 	return []backend{
-		{"clickhouse-server", func(t *testing.T) warehouse.Warehouse { return openDSN(t, testenv.ClickHouseDSN(t)) }},
+		{"clickhouse-server", func(t *testing.T) warehouse.Warehouse { return openDSN(t, testenv.NewDatabase(t)) }},
 		{"chdb", func(t *testing.T) warehouse.Warehouse { return openDSN(t, testenv.ChDBDSN(t)) }},
 	}
 }
@@ -79,15 +80,16 @@ func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(str
 type running struct {
 	in     *Ingestor
 	cancel context.CancelFunc
-	done   chan error
+	done   chan struct{} // closed when Run has returned err
+	err    error
 }
 
 func (r *running) stop(t *testing.T) error {
 	t.Helper()
 	r.cancel()
 	select {
-	case err := <-r.done:
-		return err
+	case <-r.done:
+		return r.err
 	case <-time.After(60 * time.Second):
 		t.Fatal("ingestor did not stop within 60s")
 		return nil
@@ -117,8 +119,11 @@ func startIngestor(t *testing.T, b *streams.Embedded, wh warehouse.Warehouse, mo
 		mod(&in.cfg, in)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{in: in, cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- in.Run(ctx) }()
+	r := &running{in: in, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.err = in.Run(ctx)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		<-r.done
@@ -233,7 +238,9 @@ func (w *world) records(t *testing.T) []*kgo.Record {
 func poison(t *testing.T) ([]*kgo.Record, []string, []string) {
 	hdr := func(v string) []kgo.RecordHeader { return []kgo.RecordHeader{{Key: schemas.HeaderSchema, Value: []byte(v)}} }
 	exp := topics.Events()[1]
-	good := newWorld(1).events[3].(*schemas.Exposure)
+	good := &schemas.Exposure{EventID: "6f1c1b2e-3d4a-4b5c-8d6e-7f8091a2b3c4", ExposureID: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", EntityID: "ent-x", SegmentID: "loyal",
+		Timestamp: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), Channel: "email", CampaignID: "c1", InterventionID: "promo-1",
+		Arm: schemas.ArmTreatment, Cost: 0.01, FrequencyCumulative: 1}
 	missing := strings.Replace(string(record(t, good).Value), `"arm":"treatment",`, "", 1)
 	mistyped := strings.Replace(string(record(t, good).Value), `"cost":0.01`, `"cost":"cheap"`, 1)
 	rs := []*kgo.Record{
@@ -395,13 +402,12 @@ func TestCrashBetweenInsertAndCommit(t *testing.T) {
 					}
 				}
 			})
-			var err error
 			select {
-			case err = <-r.done:
+			case <-r.done:
 			case <-time.After(60 * time.Second):
 				t.Fatal("ingestor did not crash")
 			}
-			if !errors.Is(err, crash) {
+			if err := r.err; !errors.Is(err, crash) {
 				t.Fatalf("Run returned %v, want the simulated crash", err)
 			}
 			stored := r.in.Stats().Stored
@@ -510,4 +516,64 @@ func TestKcatProducer(t *testing.T) {
 		}
 	}
 	waitCounts(t, wh, w.want)
+}
+
+// TestClickHouseRestart stops the ClickHouse server in the middle of a
+// stream and starts it again: the ingestor retries with backoff, pauses
+// fetching, and loses nothing.
+func TestClickHouseRestart(t *testing.T) {
+	srv := testenv.StartServer(t)
+	b := startBroker(t)
+	ctx := context.Background()
+	wh, err := warehouse.Open(ctx, strings.TrimSuffix(srv.DSN(), "/default")+"/restart", warehouse.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wh.Close()
+	if err := wh.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := startIngestor(t, b, wh, nil)
+	w := newWorld(400)
+	rs := w.records(t)
+	half := len(rs) / 2
+	produce(t, b, rs[:half]...)
+	waitFor(t, 60*time.Second, "the first half to be stored", func() (bool, string) {
+		st := r.in.Stats()
+		return st.Stored == int64(half), fmt.Sprintf("%+v", st)
+	})
+	if err := srv.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, b, rs[half:]...)
+	waitFor(t, 60*time.Second, "inserts to fail while the server is down", func() (bool, string) {
+		n := testutilCounter(r.in.m.insertErrors)
+		return n > 0, fmt.Sprintf("%v insert errors", n)
+	})
+	if st := r.in.Stats(); st.Stored != int64(half) {
+		t.Fatalf("stored %d while the server was down", st.Stored)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitCounts(t, wh, w.want)
+	if st := r.in.Stats(); st.Stored != int64(len(rs)) || st.Duplicates != 0 {
+		t.Fatalf("stats after restart: %+v, want %d stored and no duplicates", st, len(rs))
+	}
+	if err := r.stop(t); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testutilCounter(v *prometheus.CounterVec) float64 {
+	ch := make(chan prometheus.Metric, 16)
+	v.Collect(ch)
+	close(ch)
+	var sum float64
+	for m := range ch {
+		var pb dto.Metric
+		_ = m.Write(&pb)
+		sum += pb.GetCounter().GetValue()
+	}
+	return sum
 }

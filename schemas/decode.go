@@ -86,7 +86,11 @@ func New(t Type) Event {
 
 // Decode parses one record's value as the event named by its schema header,
 // keeps unknown top-level fields in the event's attributes or metadata, and
-// validates it. Every failure is a *DecodeError.
+// validates it. Every failure is a *DecodeError; for an invalid_event it
+// wraps a *ValidationError that lists every problem, fields of the wrong type
+// included, in the order the type declares its fields. A known field set to
+// null counts as absent. Timestamps must be RFC 3339 in the form
+// 2006-01-02T15:04:05[.fraction](Z|±hh:mm), as the JSON Schemas say.
 func Decode(schemaHeader string, value []byte) (Event, error) {
 	t, err := ParseSchemaHeader(schemaHeader)
 	if err != nil {
@@ -196,7 +200,9 @@ func decodeField(f reflect.Value, msg json.RawMessage) error {
 		return json.Unmarshal(msg, f.Addr().Interface())
 	}
 	var s string
-	if err := json.Unmarshal(msg, &s); err != nil {
+	if n := len(msg); n >= 2 && msg[0] == '"' && bytes.IndexByte(msg, '\\') < 0 {
+		s = string(msg[1 : n-1]) // no escapes to undo
+	} else if err := json.Unmarshal(msg, &s); err != nil {
 		return err
 	}
 	ts, err := parseTimestamp(s)

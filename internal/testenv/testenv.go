@@ -153,56 +153,109 @@ func startServer() (string, error) {
 	if dsn := os.Getenv(EnvClickHouseDSN); dsn != "" {
 		return dsn, nil
 	}
-	if _, err := ServerBinary(); err != nil {
+	srv, err := newServer()
+	if err != nil {
 		return "", err
+	}
+	if err := srv.Start(); err != nil {
+		srv.remove()
+		return "", err
+	}
+	atExit(srv.remove)
+	return srv.DSN(), nil
+}
+
+// Server is a ClickHouse server of its own, for tests that stop and restart
+// it. Its data survives Stop and Start.
+type Server struct {
+	script, state string
+	env           []string
+	dsn           string
+}
+
+// StartServer starts a ClickHouse server for this test alone, on free
+// loopback ports, and removes it when the test ends.
+func StartServer(t testing.TB) *Server {
+	t.Helper()
+	srv, err := newServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.remove)
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+func newServer() (*Server, error) {
+	if _, err := ServerBinary(); err != nil {
+		return nil, err
 	}
 	root, err := ModuleRoot()
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	script := filepath.Join(root, "scripts", "clickhouse-server.sh")
 	state, err := os.MkdirTemp("", "preflight-ch-")
 	if err != nil {
-		return "", fmt.Errorf("cannot create the server's state dir: %w", err)
+		return nil, fmt.Errorf("cannot create the server's state dir: %w", err)
 	}
 	ports, err := freePorts(2)
 	if err != nil {
 		os.RemoveAll(state)
-		return "", err
+		return nil, err
 	}
-	env := append(os.Environ(),
-		"PREFLIGHT_STATE="+state,
-		"PREFLIGHT_CH_PORT="+strconv.Itoa(ports[0]),
-		"PREFLIGHT_CH_HTTP_PORT="+strconv.Itoa(ports[1]),
-		"PREFLIGHT_CH_OWNER_PID="+strconv.Itoa(os.Getpid()),
-		"PREFLIGHT_CH_EPHEMERAL=1",
-	)
-	run := func(arg string) (string, error) {
-		cmd := exec.Command("bash", script, arg)
-		cmd.Env = env
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Run(); err != nil {
-			return "", fmt.Errorf("%s %s failed: %w\n%s", script, arg, err, strings.TrimSpace(stderr.String()))
-		}
-		return strings.TrimSpace(stdout.String()), nil
+	return &Server{
+		script: filepath.Join(root, "scripts", "clickhouse-server.sh"),
+		state:  state,
+		env: append(os.Environ(),
+			"PREFLIGHT_STATE="+state,
+			"PREFLIGHT_CH_PORT="+strconv.Itoa(ports[0]),
+			"PREFLIGHT_CH_HTTP_PORT="+strconv.Itoa(ports[1]),
+			"PREFLIGHT_CH_OWNER_PID="+strconv.Itoa(os.Getpid()),
+			"PREFLIGHT_CH_EPHEMERAL=1",
+		),
+	}, nil
+}
+
+func (s *Server) run(arg string) (string, error) {
+	cmd := exec.Command("bash", s.script, arg)
+	cmd.Env = s.env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("%s %s failed: %w\n%s", s.script, arg, err, strings.TrimSpace(stderr.String()))
 	}
-	out, err := run("start")
+	return strings.TrimSpace(stdout.String()), nil
+}
+
+// Start starts the server (again) and waits until it answers.
+func (s *Server) Start() error {
+	out, err := s.run("start")
 	if err != nil {
-		run("stop")
-		os.RemoveAll(state)
-		return "", err
+		return err
 	}
-	atExit(func() {
-		run("stop")
-		os.RemoveAll(state)
-	})
 	lines := strings.Split(out, "\n")
 	dsn := strings.TrimSpace(lines[len(lines)-1])
 	if !strings.HasPrefix(dsn, "clickhouse://") {
-		return "", fmt.Errorf("%s start printed %q, want a clickhouse:// DSN", script, out)
+		return fmt.Errorf("%s start printed %q, want a clickhouse:// DSN", s.script, out)
 	}
-	return dsn, nil
+	s.dsn = dsn
+	return nil
+}
+
+// Stop stops the server and waits for it to exit; its data stays.
+func (s *Server) Stop() error {
+	_, err := s.run("stop")
+	return err
+}
+
+// DSN returns the server's DSN (database "default").
+func (s *Server) DSN() string { return s.dsn }
+
+func (s *Server) remove() {
+	s.run("stop")
+	os.RemoveAll(s.state)
 }
 
 // freePorts returns n distinct loopback ports free at the time of the call.
