@@ -239,19 +239,42 @@ func (in *Ingestor) Run(ctx context.Context) error {
 	}
 	in.log.Info("ingestor starting", "kafka", in.cfg.Kafka.String(), "group", in.cfg.Group,
 		"topics", in.cfg.Topics.Events(), "batch_rows", in.cfg.BatchRows, "batch_interval", in.cfg.BatchInterval, "warehouse", in.wh.Backend())
+	// One batch is built here while the previous one is made durable by a
+	// flush goroutine: decoding overlaps inserting. Flushes run one at a
+	// time and in order, so offsets are committed in order and each
+	// batch's duplicate check sees every batch before it. Rebalances are
+	// allowed only when no batch is open or in flight.
+	fctx, stopFlushes := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopFlushes()
+	var inflight chan error
+	wait := func() error {
+		if inflight == nil {
+			return nil
+		}
+		err := <-inflight
+		inflight = nil
+		return err
+	}
 	b := newBatch()
 	for {
 		in.lastLoop.Store(time.Now().UnixNano())
-		wait := in.cfg.BatchInterval
+		timeout := in.cfg.BatchInterval
 		if b.n > 0 {
-			wait = time.Until(b.opened.Add(in.cfg.BatchInterval))
+			timeout = time.Until(b.opened.Add(in.cfg.BatchInterval))
 		}
-		pctx, cancel := context.WithTimeout(ctx, max(wait, time.Millisecond))
+		pctx, cancel := context.WithTimeout(ctx, max(timeout, time.Millisecond))
 		fetches := in.cl.PollRecords(pctx, in.cfg.BatchRows-b.n)
 		cancel()
 		if ctx.Err() != nil {
 			in.addFetches(b, fetches)
-			return in.shutdown(ctx, b)
+			// Give the flush in flight and the last batch the shutdown
+			// timeout, then stop retrying.
+			t := time.AfterFunc(in.cfg.ShutdownTimeout, stopFlushes)
+			defer t.Stop()
+			if err := wait(); err != nil {
+				return fmt.Errorf("cannot flush a batch at shutdown (its offsets are not committed; it will be redelivered): %w", err)
+			}
+			return in.shutdown(fctx, b)
 		}
 		fetches.EachError(func(topic string, p int32, err error) {
 			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
@@ -265,32 +288,44 @@ func (in *Ingestor) Run(ctx context.Context) error {
 		in.ready.Store(true)
 		in.addFetches(b, fetches)
 		in.buffered.Store(int64(b.n))
-		if b.n >= in.cfg.BatchRows || (b.n > 0 && time.Since(b.opened) >= in.cfg.BatchInterval) {
-			if err := in.flush(ctx, b); err != nil {
-				if ctx.Err() != nil {
-					return in.shutdown(ctx, b)
+		if inflight != nil {
+			select {
+			case err := <-inflight:
+				inflight = nil
+				if err != nil {
+					return err
 				}
+			default:
+			}
+		}
+		if b.n >= in.cfg.BatchRows || (b.n > 0 && time.Since(b.opened) >= in.cfg.BatchInterval) {
+			if err := wait(); err != nil {
 				return err
 			}
+			done := make(chan error, 1)
+			go func(b *batch) { done <- in.flush(fctx, b) }(b)
+			inflight = done
 			b = newBatch()
 			in.buffered.Store(0)
 		}
-		if b.n == 0 {
+		if b.n == 0 && inflight == nil {
 			in.cl.AllowRebalance()
 		}
 	}
 }
 
+// shutdown flushes the open batch and leaves the group. ctx bounds the
+// flush's retries.
 func (in *Ingestor) shutdown(ctx context.Context, b *batch) error {
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.cfg.ShutdownTimeout)
-	defer cancel()
 	if b.n > 0 {
-		if err := in.flush(sctx, b); err != nil {
+		if err := in.flush(ctx, b); err != nil {
 			return fmt.Errorf("cannot flush the last batch at shutdown (its offsets are not committed; it will be redelivered): %w", err)
 		}
 	}
 	in.cl.AllowRebalance()
-	if err := in.cl.LeaveGroupContext(sctx); err != nil {
+	lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := in.cl.LeaveGroupContext(lctx); err != nil {
 		in.log.Warn("cannot leave consumer group cleanly", "err", err)
 	}
 	in.log.Info("ingestor stopped", "stored", in.stored.Load(), "duplicates", in.dups.Load(), "invalid", in.invalid.Load())

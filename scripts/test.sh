@@ -26,5 +26,5 @@ export PREFLIGHT_TEST_CLICKHOUSE_DSN="$(scripts/clickhouse-server.sh dsn)"
 
 go vet ./...
 # The race detector runs on the packages that start goroutines.
-go test -race -count=1 -timeout 15m ./ingest/... ./streams/... ./eventsink/... "$@"
+go test -race -count=1 -timeout 15m ./ingest/... ./streams/... ./eventsink/... ./cmd/ingestor/... "$@"
 go test -count=1 -timeout 15m ./... "$@"

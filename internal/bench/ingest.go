@@ -51,9 +51,11 @@ type IngestConfig struct {
 type IngestResult struct {
 	Backend              string
 	Events               int
-	DirectRowsPerSec     float64
+	RawRowsPerSec        float64 // plain batch inserts, no duplicate check
+	DirectRowsPerSec     float64 // Warehouse.Insert: duplicate check + batch insert
 	PipelineEventsPerSec float64
-	Ratio                float64
+	Ratio                float64 // pipeline / direct
+	RawRatio             float64 // pipeline / raw
 	LatencyRate          float64 // achieved produce rate in the latency phase
 	LatencyEvents        int
 	P50, P99, Max        time.Duration
@@ -91,45 +93,34 @@ func Ingest(ctx context.Context, cfg IngestConfig, log *slog.Logger, out io.Writ
 	dsnFor := func(db string) (string, error) { return databaseDSN(cfg.DSN, dataDir, "bench_"+db+"_"+run) }
 	res := &IngestResult{Events: cfg.Events}
 
-	// Phase 1: direct inserts, the baseline.
+	// Phase 1: the baselines. The same rows inserted directly in batches,
+	// once as plain batch inserts (clickhouse-go batches or one chDB
+	// INSERT per batch, no duplicate check) and once through
+	// Warehouse.Insert, which adds the event_id lookup the ingestor uses.
 	events := exposures(rng, cfg.Events, time.Now().UTC())
-	dsn, err := dsnFor("direct")
-	if err != nil {
-		return nil, err
-	}
-	wh, err := warehouse.Open(ctx, dsn, warehouse.Options{Password: cfg.Password})
-	if err != nil {
-		return nil, err
-	}
-	if err := wh.Migrate(ctx); err != nil {
-		wh.Close()
-		return nil, err
-	}
-	res.Backend = wh.Backend()
-	fmt.Fprintf(out, "backend: %s\nphase 1/3: %d exposures inserted directly in batches of %d\n", res.Backend, cfg.Events, cfg.BatchRows)
-	bar := progressbar.NewOptions(cfg.Events, progressbar.OptionSetWriter(out), progressbar.OptionShowCount(), progressbar.OptionSetItsString("rows"), progressbar.OptionShowIts())
-	start := time.Now()
-	for i := 0; i < len(events); i += cfg.BatchRows {
-		chunk := events[i:min(i+cfg.BatchRows, len(events))]
-		rows := make([]warehouse.Row, len(chunk))
-		for j, ev := range chunk {
-			rows[j] = warehouse.Row{Event: ev, Offset: -1}
-		}
-		if _, err := wh.Insert(ctx, schemas.TypeExposure, rows); err != nil {
-			wh.Close()
+	fmt.Fprintf(out, "phase 1/3: %d exposures inserted directly in batches of %d\n", cfg.Events, cfg.BatchRows)
+	for _, mode := range []string{"raw", "dedup"} {
+		dsn, err := dsnFor("direct_" + mode)
+		if err != nil {
 			return nil, err
 		}
-		_ = bar.Add(len(chunk))
+		rate, backend, err := direct(ctx, dsn, cfg, events, mode == "raw", out)
+		if err != nil {
+			return nil, err
+		}
+		res.Backend = backend
+		if mode == "raw" {
+			res.RawRowsPerSec = rate
+		} else {
+			res.DirectRowsPerSec = rate
+		}
+		fmt.Fprintf(out, "\n  direct (%s): %.0f rows/s\n", mode, rate)
 	}
-	res.DirectRowsPerSec = float64(cfg.Events) / time.Since(start).Seconds()
-	_ = bar.Finish()
-	wh.Close()
-	fmt.Fprintf(out, "\n  direct: %.0f rows/s\n", res.DirectRowsPerSec)
 
 	// Phase 2: the same rows through Kafka and the ingestor.
 	fmt.Fprintf(out, "phase 2/3: the same %d events produced to Kafka, then ingested\n", cfg.Events)
 	topics := streams.Topics{Prefix: "bench" + run + "."}
-	dsn, err = dsnFor("pipeline")
+	dsn, err := dsnFor("pipeline")
 	if err != nil {
 		return nil, err
 	}
@@ -142,9 +133,9 @@ func Ingest(ctx context.Context, cfg IngestConfig, log *slog.Logger, out io.Writ
 		st.Close()
 		return nil, err
 	}
-	start = time.Now()
+	start := time.Now()
 	st.StartIngestor(ctx)
-	bar = progressbar.NewOptions(cfg.Events, progressbar.OptionSetWriter(out), progressbar.OptionShowCount(), progressbar.OptionSetItsString("events"), progressbar.OptionShowIts())
+	bar := progressbar.NewOptions(cfg.Events, progressbar.OptionSetWriter(out), progressbar.OptionShowCount(), progressbar.OptionSetItsString("events"), progressbar.OptionShowIts())
 	for {
 		n := st.Ingestor.Stats().Stored
 		_ = bar.Set(int(n))
@@ -160,6 +151,7 @@ func Ingest(ctx context.Context, cfg IngestConfig, log *slog.Logger, out io.Writ
 	}
 	res.PipelineEventsPerSec = float64(cfg.Events) / time.Since(start).Seconds()
 	res.Ratio = res.PipelineEventsPerSec / res.DirectRowsPerSec
+	res.RawRatio = res.PipelineEventsPerSec / res.RawRowsPerSec
 	_ = bar.Finish()
 	if n, err := st.Warehouse.Count(ctx, schemas.TypeExposure); err != nil || n != uint64(cfg.Events) {
 		st.Close()
@@ -168,7 +160,7 @@ func Ingest(ctx context.Context, cfg IngestConfig, log *slog.Logger, out io.Writ
 	if err := st.Close(); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(out, "\n  pipeline: %.0f events/s (%.0f%% of direct)\n", res.PipelineEventsPerSec, 100*res.Ratio)
+	fmt.Fprintf(out, "\n  pipeline: %.0f events/s (%.0f%% of direct with dedup, %.0f%% of raw batch inserts)\n", res.PipelineEventsPerSec, 100*res.Ratio, 100*res.RawRatio)
 
 	// Phase 3: latency at a steady rate.
 	fmt.Fprintf(out, "phase 3/3: %d events/s for %s, event→queryable latency\n", cfg.Rate, cfg.Duration)
@@ -217,6 +209,49 @@ func Ingest(ctx context.Context, cfg IngestConfig, log *slog.Logger, out io.Writ
 	res.Max = lats[len(lats)-1]
 	fmt.Fprintf(out, "\n  latency at %.0f events/s: p50 %s, p99 %s, max %s\n", achieved, res.P50.Round(time.Millisecond), res.P99.Round(time.Millisecond), res.Max.Round(time.Millisecond))
 	return res, nil
+}
+
+// direct inserts events into a fresh database at dsn in batches and returns
+// rows/s and the backend's name. raw skips the duplicate check.
+func direct(ctx context.Context, dsn string, cfg IngestConfig, events []schemas.Event, raw bool, out io.Writer) (float64, string, error) {
+	wh, err := warehouse.Open(ctx, dsn, warehouse.Options{Password: cfg.Password})
+	if err != nil {
+		return 0, "", err
+	}
+	defer wh.Close()
+	if err := wh.Migrate(ctx); err != nil {
+		return 0, "", err
+	}
+	insert := func(rows []warehouse.Row) error {
+		_, err := wh.Insert(ctx, schemas.TypeExposure, rows)
+		return err
+	}
+	if raw {
+		ui, ok := wh.(warehouse.UncheckedInserter)
+		if !ok {
+			return 0, "", fmt.Errorf("%s has no unchecked insert", wh.Backend())
+		}
+		insert = func(rows []warehouse.Row) error {
+			_, err := ui.InsertUnchecked(ctx, schemas.TypeExposure, rows)
+			return err
+		}
+	}
+	bar := progressbar.NewOptions(len(events), progressbar.OptionSetWriter(out), progressbar.OptionShowCount(), progressbar.OptionSetItsString("rows"), progressbar.OptionShowIts())
+	start := time.Now()
+	for i := 0; i < len(events); i += cfg.BatchRows {
+		chunk := events[i:min(i+cfg.BatchRows, len(events))]
+		rows := make([]warehouse.Row, len(chunk))
+		for j, ev := range chunk {
+			rows[j] = warehouse.Row{Event: ev, Offset: -1}
+		}
+		if err := insert(rows); err != nil {
+			return 0, "", err
+		}
+		_ = bar.Add(len(chunk))
+	}
+	rate := float64(len(events)) / time.Since(start).Seconds()
+	_ = bar.Finish()
+	return rate, wh.Backend(), nil
 }
 
 // databaseDSN returns the DSN of database db on the server dsn, or on the
