@@ -15,6 +15,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -24,6 +25,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -32,7 +34,8 @@ import (
 	"github.com/preflight-hq/preflight/warehouse"
 )
 
-// Config configures an Ingestor. Zero values take the documented defaults.
+// Config configures an Ingestor. Zero values take the documented defaults,
+// except the booleans, whose zero value is false.
 type Config struct {
 	// Kafka says how to reach the brokers.
 	Kafka streams.KafkaConfig
@@ -50,18 +53,22 @@ type Config struct {
 	MaxRecordBytes int
 	// RetryMin and RetryMax bound the exponential backoff between insert
 	// retries (defaults 100ms and 10s). Retries never give up: a batch is
-	// never dropped, and fetching pauses meanwhile.
+	// never dropped. While a batch is retried the loop builds at most one
+	// more, then stops polling, so fetching pauses (backpressure).
 	RetryMin, RetryMax time.Duration
-	// ShutdownTimeout bounds the final flush after the context ends
-	// (default 30s). If it expires nothing is committed, so nothing is lost.
+	// ShutdownTimeout bounds, after the context ends, the flush in flight
+	// and the flush of the open batch together (default 30s). If it
+	// expires their offsets are not committed, so nothing is lost.
 	ShutdownTimeout time.Duration
 	// CreateTopics creates the event and DLQ topics at start if missing,
-	// with TopicPartitions partitions (default true, 4 partitions).
+	// with TopicPartitions partitions (default 4). cmd/ingestor sets it
+	// unless -create-topics=false.
 	CreateTopics    bool
 	TopicPartitions int32
 	// OnStored, when set, is called after each flush with the Kafka
 	// timestamps of the records it made durable and the time it finished,
-	// for latency benchmarks. It runs on the consume loop: keep it cheap.
+	// for latency benchmarks. It runs on the flush goroutine: keep it
+	// cheap.
 	OnStored func(recordTimes []time.Time, stored time.Time)
 }
 
@@ -112,8 +119,10 @@ type Stats struct {
 	Stored, Duplicates, Invalid, Batches int64
 }
 
-// Ingestor is one member of the ingestor consumer group. Run owns its
-// goroutine; Close is not needed after Run returns.
+// Ingestor is one member of the ingestor consumer group. Run owns the
+// consume loop and the flush goroutine it starts (one at a time), and
+// returns only after both ended; it closes the Kafka client. An Ingestor is
+// used for one Run.
 type Ingestor struct {
 	cfg Config
 	wh  warehouse.Warehouse
@@ -127,8 +136,8 @@ type Ingestor struct {
 	buffered                         atomic.Int64 // records in the open batch
 
 	// afterInsert, when set by tests, runs after the inserts of a batch
-	// and before its offsets are committed; an error aborts Run there, as
-	// a crash would.
+	// and before its offsets are committed; an error leaves the batch
+	// uncommitted and makes Run return it, as a crash would.
 	afterInsert func() error
 }
 
@@ -151,7 +160,6 @@ func New(cfg Config, wh warehouse.Warehouse, log *slog.Logger, m *Metrics) (*Ing
 		kgo.FetchMaxBytes(64<<20),
 		kgo.FetchMaxPartitionBytes(8<<20),
 		kgo.ProducerBatchMaxBytes(int32(max(2*cfg.MaxRecordBytes, 1<<20))),
-		kgo.MaxBufferedRecords(4*cfg.BatchRows),
 	)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -165,6 +173,9 @@ func New(cfg Config, wh warehouse.Warehouse, log *slog.Logger, m *Metrics) (*Ing
 func (in *Ingestor) Ready(ctx context.Context) error {
 	if !in.ready.Load() {
 		return errors.New("ingestor has not polled kafka yet")
+	}
+	if member, _ := in.cl.GroupMetadata(); member == "" {
+		return fmt.Errorf("ingestor has not joined consumer group %s", in.cfg.Group)
 	}
 	return in.wh.Ping(ctx)
 }
@@ -332,6 +343,9 @@ func (in *Ingestor) shutdown(ctx context.Context, b *batch) error {
 	return nil
 }
 
+// addFetches decodes the polled records into the batch, in poll order.
+// (Decoding on several goroutines was measured and did not pay on two
+// cores: the broker and ClickHouse need them too.)
 func (in *Ingestor) addFetches(b *batch, fetches kgo.Fetches) {
 	fetches.EachPartition(func(p kgo.FetchTopicPartition) {
 		if len(p.Records) == 0 {
@@ -351,19 +365,31 @@ func (in *Ingestor) add(b *batch, r *kgo.Record) {
 	if in.cfg.OnStored != nil {
 		b.times = append(b.times, r.Timestamp)
 	}
-	bad := func(kind, reason string) {
-		b.dlq = append(b.dlq, streams.DeadLetter(in.cfg.Topics.DLQ(), r, kind, reason))
-		b.kinds = append(b.kinds, kind)
-	}
-	if len(r.Value) > in.cfg.MaxRecordBytes {
-		bad("oversize", fmt.Sprintf("record value is %d bytes, more than the limit of %d", len(r.Value), in.cfg.MaxRecordBytes))
+	d := in.decode(r)
+	if d.kind != "" {
+		b.dlq = append(b.dlq, streams.DeadLetter(in.cfg.Topics.DLQ(), r, d.kind, d.reason))
+		b.kinds = append(b.kinds, d.kind)
 		return
+	}
+	t := d.ev.Type()
+	b.rows[t] = append(b.rows[t], warehouse.Row{Event: d.ev, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
+}
+
+// decoded is a decoded record, or why it goes to the DLQ.
+type decoded struct {
+	ev           schemas.Event
+	kind, reason string
+}
+
+// decode decodes and checks one record. It is safe for concurrent use.
+func (in *Ingestor) decode(r *kgo.Record) decoded {
+	if len(r.Value) > in.cfg.MaxRecordBytes {
+		return decoded{kind: "oversize", reason: fmt.Sprintf("record value is %d bytes, more than the limit of %d", len(r.Value), in.cfg.MaxRecordBytes)}
 	}
 	want, _ := in.cfg.Topics.TypeOf(r.Topic)
 	h := streams.Header(r, schemas.HeaderSchema)
 	if h == nil {
-		bad("unknown_schema", fmt.Sprintf("record has no %q header (want e.g. %s)", schemas.HeaderSchema, want.SchemaName()))
-		return
+		return decoded{kind: "unknown_schema", reason: fmt.Sprintf("record has no %q header (want e.g. %s)", schemas.HeaderSchema, want.SchemaName())}
 	}
 	ev, err := schemas.Decode(string(h), r.Value)
 	if err != nil {
@@ -372,14 +398,18 @@ func (in *Ingestor) add(b *batch, r *kgo.Record) {
 		if errors.As(err, &de) {
 			kind = de.Kind
 		}
-		bad(kind, err.Error())
-		return
+		return decoded{kind: kind, reason: err.Error()}
 	}
 	if ev.Type() != want {
-		bad("wrong_topic", fmt.Sprintf("a %s event on topic %s (want %s)", ev.Type(), r.Topic, want.Topic(in.cfg.Topics.Prefix)))
-		return
+		return decoded{kind: "wrong_topic", reason: fmt.Sprintf("a %s event on topic %s (want %s)", ev.Type(), r.Topic, want.Topic(in.cfg.Topics.Prefix))}
 	}
-	b.rows[want] = append(b.rows[want], warehouse.Row{Event: ev, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset})
+	// Per-entity order and the race-free duplicate check both rest on the
+	// record key being the event's key (the entity id for entity, exposure
+	// and outcome events).
+	if string(r.Key) != ev.Key() {
+		return decoded{kind: "wrong_key", reason: fmt.Sprintf("record key %q is not the event's key %q (records are keyed by entity id, or by segment or intervention id for those events)", clip(r.Key), ev.Key())}
+	}
+	return decoded{ev: ev}
 }
 
 // flush makes the batch durable (inserts and DLQ records), then commits its
@@ -399,6 +429,11 @@ func (in *Ingestor) flush(ctx context.Context, b *batch) error {
 			res, err = in.wh.Insert(ctx, t, rows)
 			if err != nil {
 				in.m.insertErrors.WithLabelValues(table).Inc()
+				if !warehouse.IsRetriable(err) && ctx.Err() == nil {
+					// Still retried: dropping the batch would lose data. The
+					// insert-errors alert calls someone to fix the cause.
+					in.log.Error("insert failed with an error that does not look transient; retrying until it is fixed", "table", table, "rows", len(rows), "err", err)
+				}
 				return err
 			}
 			in.m.insertDuration.WithLabelValues(table).Observe(time.Since(t0).Seconds())
@@ -414,8 +449,28 @@ func (in *Ingestor) flush(ctx context.Context, b *batch) error {
 		in.dups.Add(int64(res.Duplicates))
 	}
 	if len(b.dlq) > 0 {
+		pending := b.dlq
 		err := in.retry(ctx, "produce to "+in.cfg.Topics.DLQ(), func(ctx context.Context) error {
-			return in.cl.ProduceSync(ctx, b.dlq...).FirstErr()
+			var failed []*kgo.Record
+			var first error
+			for _, r := range in.cl.ProduceSync(ctx, pending...) {
+				if r.Err != nil {
+					failed = append(failed, r.Record)
+					first = cmp.Or(first, r.Err)
+				}
+			}
+			pending = failed
+			if errors.Is(first, kerr.MessageTooLarge) || errors.Is(first, kerr.RecordListTooLarge) {
+				// The topic cannot take the whole value: keep its head
+				// and its length rather than stall the partition.
+				for _, r := range pending {
+					streams.Truncate(r, in.cfg.MaxRecordBytes)
+				}
+			}
+			if first != nil {
+				in.m.dlqErrors.Inc()
+			}
+			return first
 		})
 		if err != nil {
 			return err
@@ -497,4 +552,11 @@ func (in *Ingestor) retry(ctx context.Context, what string, fn func(context.Cont
 		backoff = min(2*backoff, in.cfg.RetryMax)
 		in.lastLoop.Store(time.Now().UnixNano())
 	}
+}
+
+func clip(b []byte) string {
+	if len(b) > 64 {
+		return string(b[:64]) + "…"
+	}
+	return string(b)
 }

@@ -74,7 +74,10 @@ func testLogger(t *testing.T) *slog.Logger {
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p))); return len(p), nil }
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
 
 // running is an ingestor started by startIngestor.
 type running struct {
@@ -236,7 +239,9 @@ func (w *world) records(t *testing.T) []*kgo.Record {
 // poison returns invalid records with the DLQ kind each must get and a
 // fragment its reason must contain.
 func poison(t *testing.T) ([]*kgo.Record, []string, []string) {
-	hdr := func(v string) []kgo.RecordHeader { return []kgo.RecordHeader{{Key: schemas.HeaderSchema, Value: []byte(v)}} }
+	hdr := func(v string) []kgo.RecordHeader {
+		return []kgo.RecordHeader{{Key: schemas.HeaderSchema, Value: []byte(v)}}
+	}
 	exp := topics.Events()[1]
 	good := &schemas.Exposure{EventID: "6f1c1b2e-3d4a-4b5c-8d6e-7f8091a2b3c4", ExposureID: "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", EntityID: "ent-x", SegmentID: "loyal",
 		Timestamp: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC), Channel: "email", CampaignID: "c1", InterventionID: "promo-1",
@@ -576,4 +581,40 @@ func testutilCounter(v *prometheus.CounterVec) float64 {
 		sum += pb.GetCounter().GetValue()
 	}
 	return sum
+}
+
+// TestHugeRecordTruncatedInDLQ sends a record larger than the client can
+// produce to the DLQ whole: its head and original length go to the DLQ and
+// the records after it are stored.
+func TestHugeRecordTruncatedInDLQ(t *testing.T) {
+	b := startBroker(t)
+	wh := backends()[1].open(t)
+	startIngestor(t, b, wh, nil)
+	huge := &kgo.Record{Topic: topics.Events()[0], Key: []byte("huge"), Value: bytes.Repeat([]byte("y"), 3<<20),
+		Headers: []kgo.RecordHeader{{Key: schemas.HeaderSchema, Value: []byte("entity.v1")}}}
+	w := newWorld(20)
+	produce(t, b, append([]*kgo.Record{huge}, w.records(t)...)...)
+	waitCounts(t, wh, w.want)
+	d := readDLQ(t, b, 1)[0]
+	if got := string(streams.Header(d, streams.DLQHeaderTruncated)); got != fmt.Sprint(3<<20) {
+		t.Fatalf("truncated header %q, want the original length", got)
+	}
+	if len(d.Value) != 64<<10 || string(streams.Header(d, streams.DLQHeaderKind)) != "oversize" {
+		t.Fatalf("DLQ value of %d bytes, kind %q", len(d.Value), streams.Header(d, streams.DLQHeaderKind))
+	}
+}
+
+// TestWrongKey dead-letters a record whose key is not its entity id: the
+// per-entity order and the duplicate check depend on it.
+func TestWrongKey(t *testing.T) {
+	b := startBroker(t)
+	wh := backends()[1].open(t)
+	startIngestor(t, b, wh, nil)
+	r := record(t, newWorld(1).events[2])
+	r.Key = []byte("someone-else")
+	produce(t, b, r)
+	d := readDLQ(t, b, 1)[0]
+	if k := string(streams.Header(d, streams.DLQHeaderKind)); k != "wrong_key" {
+		t.Fatalf("DLQ kind %q, want wrong_key", k)
+	}
 }

@@ -10,6 +10,7 @@ type Metrics struct {
 	dlq            *prometheus.CounterVec
 	insertErrors   *prometheus.CounterVec
 	commitErrors   prometheus.Counter
+	dlqErrors      prometheus.Counter
 	batchRows      prometheus.Histogram
 	insertDuration *prometheus.HistogramVec
 	flushDuration  prometheus.Histogram
@@ -36,6 +37,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		commitErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ingest_commit_errors_total",
 			Help: "Failed Kafka offset commits; the records are redelivered and deduplicated.",
+		}),
+		dlqErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ingest_dlq_produce_errors_total",
+			Help: "Failed attempts to write records to the dead-letter topic (each is retried).",
 		}),
 		batchRows: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ingest_batch_rows",
@@ -66,6 +71,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14),
 		}),
 	}
-	reg.MustRegister(m.records, m.dlq, m.insertErrors, m.commitErrors, m.batchRows, m.insertDuration, m.flushDuration, m.lag, m.lastFlush, m.eventLag)
+	reg.MustRegister(m.records, m.dlq, m.insertErrors, m.commitErrors, m.dlqErrors, m.batchRows, m.insertDuration, m.flushDuration, m.lag, m.lastFlush, m.eventLag)
 	return m
 }

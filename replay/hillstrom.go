@@ -1,7 +1,7 @@
 // Package replay turns public experiment data sets into Preflight events,
 // so that the pipeline can be run and checked on real outcomes that nobody
 // here wrote. Hillstrom replays Kevin Hillstrom's 2008 MineThatData e-mail
-// experiment (see /work/shared/data/README.md).
+// experiment (see data/README.md at the repository root).
 package replay
 
 import (

@@ -7,17 +7,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-command -v clickhouse-server >/dev/null || need+=(clickhouse-server clickhouse-client)
+[ -x /usr/bin/clickhouse-server ] || [ -x /usr/sbin/clickhouse-server ] || need+=(clickhouse-server clickhouse-client)
 command -v kcat >/dev/null || need+=(kcat)
-command -v promtool >/dev/null || need+=(prometheus)
+installed_prometheus=0
+command -v promtool >/dev/null || { need+=(prometheus); installed_prometheus=1; }
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]}"
   sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-# Debian's prometheus package starts a server we do not need.
-pkill -x prometheus 2>/dev/null || true
+# Debian's prometheus package starts the server it ships; we only need
+# promtool, so stop the one we just installed.
+if [ "$installed_prometheus" = 1 ]; then
+  pkill -x -u prometheus prometheus 2>/dev/null || true
+fi
 
 CHDB_LIB_PATH="$(scripts/install-chdb.sh)"; export CHDB_LIB_PATH
 scripts/clickhouse-server.sh start >/dev/null

@@ -14,7 +14,21 @@ const (
 	DLQHeaderTopic     = "dlq.source.topic"
 	DLQHeaderPartition = "dlq.source.partition"
 	DLQHeaderOffset    = "dlq.source.offset"
+	// DLQHeaderTruncated is set, to the original length in bytes, when
+	// the value was too large for the dead-letter topic and was cut.
+	DLQHeaderTruncated = "dlq.value.truncated"
 )
+
+// Truncate cuts a dead-letter record's value to limit bytes and records
+// the original length, for values the dead-letter topic cannot take whole.
+// It does nothing to values within the limit.
+func Truncate(r *kgo.Record, limit int) {
+	if len(r.Value) <= limit {
+		return
+	}
+	r.Headers = append(r.Headers, kgo.RecordHeader{Key: DLQHeaderTruncated, Value: []byte(strconv.Itoa(len(r.Value)))})
+	r.Value = r.Value[:limit]
+}
 
 // DeadLetter builds the dead-letter record for src: the original key, value
 // and headers, plus the reason (kind and full message) and the source

@@ -61,6 +61,9 @@ func (c KafkaConfig) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("kafka sasl mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.SASLMechanism))
 	}
+	if !c.TLS && (c.TLSCAFile != "" || c.TLSCertFile != "" || c.TLSKeyFile != "") {
+		errs = append(errs, errors.New("kafka tls: CA, certificate or key files are set but TLS is off (set -kafka-tls)"))
+	}
 	if (c.TLSCertFile == "") != (c.TLSKeyFile == "") {
 		errs = append(errs, errors.New("kafka tls: a client certificate needs both a cert file and a key file"))
 	}
@@ -113,6 +116,18 @@ func (c KafkaConfig) ClientOpts() ([]kgo.Opt, error) {
 		opts = append(opts, kgo.SASL(scram.Auth{User: c.SASLUser, Pass: c.SASLPassword}.AsSha512Mechanism()))
 	}
 	return opts, nil
+}
+
+// ParseBrokers splits a comma-separated broker list, trimming spaces and
+// dropping empty entries.
+func ParseBrokers(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Topics names every topic of one deployment.

@@ -150,11 +150,13 @@ func (w *sqlWarehouse) Count(ctx context.Context, t schemas.Type) (uint64, error
 // Insert implements Warehouse.
 //
 // It removes the rows repeated within the call, asks the table which of the
-// remaining event ids it already holds (one query per ≤ 2000 ids, scoped to
-// the time range of the rows), and writes the new rows with one insert.
+// remaining event ids it already holds (one query per maxIDsPerLookup ids,
+// scoped to the time range of the rows), and writes the new rows with one
+// insert.
 //
-// Why check-then-insert is enough: the ingestor keys every Kafka record by
-// its entity id, so all copies of an event (a producer re-send, a replay
+// Why check-then-insert is enough: every Kafka record is keyed by its
+// entity id (producers must, and the ingestor dead-letters records whose
+// key is not the event's key), so all copies of an event (a producer re-send, a replay
 // after a crash) land in the same partition, and a partition is owned by
 // one consumer at a time, which inserts its batches one after another. No
 // other writer can store the same event between our lookup and our insert.

@@ -7,12 +7,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -25,13 +25,18 @@ import (
 	"github.com/preflight-hq/preflight/internal/logging"
 	"github.com/preflight-hq/preflight/internal/ops"
 	"github.com/preflight-hq/preflight/schemas"
+	"github.com/preflight-hq/preflight/streams"
 	"github.com/preflight-hq/preflight/warehouse"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+	err := run(ctx, os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "ingestor:", err)
 		os.Exit(1)
 	}
@@ -66,7 +71,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	cfg.TopicPartitions = int32(parts)
-	cfg.Kafka.Brokers = strings.Split(*brokers, ",")
+	cfg.Kafka.Brokers = streams.ParseBrokers(*brokers)
 	var err error
 	if cfg.Kafka.SASLPassword, err = envflag.Secret("PREFLIGHT_KAFKA_SASL_PASSWORD"); err != nil {
 		return err

@@ -147,6 +147,8 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"-log-format", "xml"}, "log format"},
 		{[]string{"-clickhouse-dsn", "postgres://x"}, "want clickhouse:// or chdb://"},
 		{[]string{"-batch-rows", "many"}, "invalid value"},
+		{[]string{"-kafka-tls-ca-file", "/etc/ssl/ca.pem"}, "TLS is off"},
+		{[]string{"-kafka-brokers", " , "}, "at least one host:port"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			var stderr bytes.Buffer

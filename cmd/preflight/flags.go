@@ -2,10 +2,10 @@ package main
 
 import (
 	"flag"
-	"strings"
 
 	"github.com/preflight-hq/preflight/internal/envflag"
 	"github.com/preflight-hq/preflight/schemas"
+	"github.com/preflight-hq/preflight/streams"
 )
 
 // commonFlags point the CLI's parts at real servers instead of the
@@ -36,5 +36,5 @@ func (c *commonFlags) brokerList() []string {
 	if c.brokers == "" {
 		return nil
 	}
-	return strings.Split(c.brokers, ",")
+	return streams.ParseBrokers(c.brokers)
 }

@@ -98,7 +98,7 @@ func openSink(ctx context.Context, dir, brokers, prefix string, progress io.Writ
 		})
 		return cliSink{Sink: closer{counted, f}, bar: bar, files: f}, filepath.Join(dir, "truth.json"), nil
 	}
-	cfg := streams.KafkaConfig{Brokers: splitList(brokers)}
+	cfg := streams.KafkaConfig{Brokers: streams.ParseBrokers(brokers)}
 	cl, err := kgoClient(cfg)
 	if err != nil {
 		return cliSink{}, "", err

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/preflight-hq/preflight/internal/envflag"
 	"github.com/preflight-hq/preflight/replay"
@@ -50,14 +49,4 @@ func cmdReplay(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			e.InterventionID, e.ControlID, e.Visit.Value, e.Visit.SE, e.Conversion.Value, e.Conversion.SE, e.Spend.Value, e.Spend.SE)
 	}
 	return nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
 }

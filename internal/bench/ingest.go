@@ -195,7 +195,11 @@ func Ingest(ctx context.Context, cfg IngestConfig, log *slog.Logger, out io.Writ
 	res.LatencyRate = achieved
 	deadline := time.Now().Add(2 * time.Minute)
 	for st.Ingestor.Stats().Stored < int64(n) && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 	mu.Lock()
 	defer mu.Unlock()

@@ -109,6 +109,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (_ *Stack, err err
 	log.Info("warehouse ready", "backend", s.Warehouse.Backend())
 
 	icfg := cfg.Ingest
+	if icfg.Group == "" {
+		// A group of its own, so a CLI run pointed at a shared cluster
+		// never takes partitions from the deployed ingestors.
+		icfg.Group = fmt.Sprintf("preflight-cli-%d-%d", os.Getpid(), time.Now().UnixNano())
+	}
 	icfg.Kafka = s.Kafka
 	icfg.Topics = cfg.Topics
 	icfg.CreateTopics = true

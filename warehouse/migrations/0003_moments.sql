@@ -4,8 +4,10 @@
 -- take, for each day, only the cells of the day's newest recorded version:
 -- they never see a refresh half written, and a cell that a newer refresh no
 -- longer produces (an outcome re-attributed to an earlier exposure) is gone.
--- ReplacingMergeTree(version) drops the superseded versions of a cell as
--- parts merge, so refreshing often does not make the tables grow.
+-- The cell tables are plain MergeTree: a merge never drops a version, so a
+-- refresh that failed half way (written, not recorded) can never replace
+-- the recorded cells. Superseded versions stay until pruned; a day's cells
+-- number in the hundreds, and the calibrator refreshes only new days.
 CREATE TABLE IF NOT EXISTS {db}.exposure_moments_daily (
     day             Date,
     segment_id      String,
@@ -18,9 +20,9 @@ CREATE TABLE IF NOT EXISTS {db}.exposure_moments_daily (
     cost            Float64,
     freq_sum        UInt64,
     version         UInt64
-) ENGINE = ReplacingMergeTree(version)
+) ENGINE = MergeTree
 PARTITION BY toYYYYMM(day)
-ORDER BY (day, campaign_id, segment_id, channel, intervention_id, arm);
+ORDER BY (day, version, campaign_id, segment_id, channel, intervention_id, arm);
 
 CREATE TABLE IF NOT EXISTS {db}.outcome_moments_daily (
     day             Date,
@@ -35,9 +37,9 @@ CREATE TABLE IF NOT EXISTS {db}.outcome_moments_daily (
     value_sum       Float64,
     value_sum_sq    Float64,
     version         UInt64
-) ENGINE = ReplacingMergeTree(version)
+) ENGINE = MergeTree
 PARTITION BY toYYYYMM(day)
-ORDER BY (day, campaign_id, segment_id, channel, intervention_id, arm, outcome_type);
+ORDER BY (day, version, campaign_id, segment_id, channel, intervention_id, arm, outcome_type);
 
 CREATE TABLE IF NOT EXISTS {db}.moments_refreshes (
     day          Date,
