@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -15,6 +16,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/preflight-hq/preflight/schemas"
 )
 
 // Files under test, relative to this directory (go test runs in deploy/).
@@ -27,23 +30,36 @@ const (
 	datasourcesPath   = "grafana/provisioning/datasources/datasources.yml"
 	dashProvidersPath = "grafana/provisioning/dashboards/dashboards.yml"
 	repoRoot          = ".."
+	// ingestMetricsPath defines the metrics cmd/ingestor exports.
+	ingestMetricsPath = "../ingest/metrics.go"
+	// installChdbPath installs libchdb.so outside containers; the Dockerfile
+	// must fetch the same npm package and version.
+	installChdbPath = "../scripts/install-chdb.sh"
 
 	ingestorService = "ingestor"
 	ingestorJob     = "preflight-ingestor"
 )
 
-// ingestorMetrics is the contract with cmd/ingestor: the metric families it
-// exports and their types. Rules and dashboards may only query these (and up).
-var ingestorMetrics = map[string]string{
-	"ingest_records_total":           "counter",
-	"ingest_dlq_records_total":       "counter",
-	"ingest_insert_errors_total":     "counter",
-	"ingest_consumer_lag_records":    "gauge",
-	"ingest_insert_duration_seconds": "histogram",
-}
+// The contract with cmd/ingestor is the set of metric families it exports,
+// read from ingest/metrics.go by loadIngestorMetrics. Rules, their unit tests
+// and dashboards may only query these (and up).
 
 // recordResults are the values of the result label of ingest_records_total.
 var recordResults = []string{"ok", "invalid", "duplicate"}
+
+// Runtime base images. Binaries are built with CGO_ENABLED=0; one that imports
+// chdb-go dlopens libchdb.so at start, which needs glibc and its dynamic
+// loader, so it cannot run on distroless/static.
+const (
+	staticRuntime = "gcr.io/distroless/static-debian12:nonroot"
+	chdbModule    = "github.com/chdb-io/chdb-go"
+	// chdbLibPath is where chdb-go looks for libchdb.so without $CHDB_LIB_PATH.
+	chdbLibPath = "/usr/local/lib/libchdb.so"
+)
+
+// glibcRuntimes are the distroless images with glibc, for binaries that load
+// libchdb.so.
+var glibcRuntimes = []string{"gcr.io/distroless/cc-debian12:nonroot", "gcr.io/distroless/base-debian12:nonroot"}
 
 // imagePorts lists the container ports that third-party images serve with the
 // configuration used here, by image repository.
@@ -76,19 +92,24 @@ var (
 	resultMatcher = regexp.MustCompile(`\bresult\s*=\s*"([^"]*)"`)
 )
 
-// checkPromQL checks a query against the ingestor's metric contract and the
-// configured scrape jobs.
-func checkPromQL(t *testing.T, where, expr string, jobs []string) {
+// checkPromQL checks a query against the ingestor's metric contract (from
+// loadIngestorMetrics) and the configured scrape jobs.
+func checkPromQL(t *testing.T, where, expr string, jobs []string, metrics map[string]string) {
 	t.Helper()
 	names := map[string]bool{}
-	for name, typ := range ingestorMetrics {
-		if typ == "histogram" {
+	for name, typ := range metrics {
+		switch typ {
+		case "histogram":
 			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
 				names[name+suffix] = true
 			}
-			continue
+		case "summary":
+			for _, suffix := range []string{"", "_sum", "_count"} {
+				names[name+suffix] = true
+			}
+		default:
+			names[name] = true
 		}
-		names[name] = true
 	}
 	found := regexp.MustCompile(`\bup\b`).MatchString(expr)
 	for _, m := range ingestMetricName.FindAllString(expr, -1) {
@@ -531,6 +552,7 @@ func TestPrometheusConfig(t *testing.T) {
 	c, _ := loadCompose(t)
 	prom := loadPrometheus(t)
 	rules := loadRules(t)
+	metrics := loadIngestorMetrics(t)
 	var jobs []string
 	for _, j := range prom.ScrapeConfigs {
 		jobs = append(jobs, j.JobName)
@@ -590,7 +612,7 @@ func TestPrometheusConfig(t *testing.T) {
 			for f, rf := range rules {
 				for _, g := range rf.Groups {
 					for _, r := range g.Rules {
-						checkPromQL(t, fmt.Sprintf("%s: %s%s", f, r.Alert, r.Record), r.Expr, jobs)
+						checkPromQL(t, fmt.Sprintf("%s: %s%s", f, r.Alert, r.Record), r.Expr, jobs, metrics)
 					}
 				}
 			}
@@ -644,6 +666,7 @@ func TestAlertRules(t *testing.T) {
 		{"IngestLagHigh", "ingest_consumer_lag_records", ""},
 		{"IngestStalled", "ingest_consumer_lag_records", ""},
 		{"IngestDLQRateHigh", "ingest_dlq_records_total", ""},
+		{"IngestDLQWriteFailing", "ingest_dlq_produce_errors_total", ""},
 		{"IngestInsertErrors", "ingest_insert_errors_total", ""},
 		{"IngestInsertLatencyHigh", "ingest_insert_duration_seconds_bucket", ""},
 	}
@@ -660,6 +683,117 @@ func TestAlertRules(t *testing.T) {
 				t.Errorf("for: %q, want %s", r.For, tt.wantFor)
 			}
 		})
+	}
+}
+
+// TestRuleTests checks the promtool unit tests against the rules, the
+// ingestor's metrics and Preflight's topics; TestPromtool runs them.
+func TestRuleTests(t *testing.T) {
+	c, _ := loadCompose(t)
+	prom := loadPrometheus(t)
+	metrics := loadIngestorMetrics(t)
+	ruleTests := loadRuleTests(t)
+	var jobs []string
+	for _, j := range prom.ScrapeConfigs {
+		jobs = append(jobs, j.JobName)
+	}
+	var alerts []string
+	for _, rf := range loadRules(t) {
+		for _, g := range rf.Groups {
+			for _, r := range g.Rules {
+				if r.Alert != "" {
+					alerts = append(alerts, r.Alert)
+				}
+			}
+		}
+	}
+	// The ingestor consumes the event topics; its topic labels name them.
+	prefix := c.env(t, ingestorService, "PREFLIGHT_TOPIC_PREFIX")
+	var topics []string
+	for _, ty := range schemas.Types {
+		topics = append(topics, ty.Topic(prefix))
+	}
+	topicMatcher := regexp.MustCompile(`\btopic\s*=~?\s*"([^"]*)"`)
+	tests := []struct {
+		name  string
+		check func(t *testing.T)
+	}{
+		{"rule_files are the rule files", func(t *testing.T) {
+			for f, rt := range ruleTests {
+				if len(rt.RuleFiles) == 0 {
+					t.Errorf("%s: no rule_files", f)
+				}
+				for _, rf := range rt.RuleFiles {
+					p := filepath.Join(filepath.Dir(f), rf)
+					if filepath.Dir(filepath.Clean(p)) != filepath.Clean(rulesDir) {
+						t.Errorf("%s: rule_files %s is not in %s", f, rf, rulesDir)
+					} else if _, err := os.Stat(p); err != nil {
+						t.Errorf("%s: rule_files %s: %v", f, rf, err)
+					}
+				}
+			}
+		}},
+		{"every alert is tested firing and quiet", func(t *testing.T) {
+			fires, quiet := map[string]bool{}, map[string]bool{}
+			for f, rt := range ruleTests {
+				for _, tc := range rt.Tests {
+					for _, at := range tc.AlertRuleTests {
+						if !slices.Contains(alerts, at.Alertname) {
+							t.Errorf("%s: test %q checks alert %q, which no rule in %s defines", f, tc.Name, at.Alertname, rulesDir)
+						}
+						if len(at.ExpAlerts) > 0 {
+							fires[at.Alertname] = true
+						} else {
+							quiet[at.Alertname] = true
+						}
+					}
+				}
+			}
+			for _, a := range alerts {
+				if !fires[a] {
+					t.Errorf("alert %s has no unit test in %s in which it fires", a, ruleTestsDir)
+				}
+				if !quiet[a] {
+					t.Errorf("alert %s has no unit test in %s in which it stays quiet", a, ruleTestsDir)
+				}
+			}
+		}},
+		{"input series are the ingestor's metrics", func(t *testing.T) {
+			for f, rt := range ruleTests {
+				for _, tc := range rt.Tests {
+					for _, in := range tc.InputSeries {
+						checkPromQL(t, fmt.Sprintf("%s: test %q", f, tc.Name), in.Series, jobs, metrics)
+					}
+				}
+			}
+		}},
+		{"topics are Preflight's event topics", func(t *testing.T) {
+			check := func(where, topic string) {
+				if !slices.Contains(topics, topic) {
+					t.Errorf("%s: topic %q is not a topic the ingestor consumes (%v)", where, topic, topics)
+				}
+			}
+			for f, rt := range ruleTests {
+				for _, tc := range rt.Tests {
+					where := fmt.Sprintf("%s: test %q", f, tc.Name)
+					for _, in := range tc.InputSeries {
+						for _, m := range topicMatcher.FindAllStringSubmatch(in.Series, -1) {
+							check(where, m[1])
+						}
+					}
+					for _, at := range tc.AlertRuleTests {
+						for _, exp := range at.ExpAlerts {
+							if topic, ok := exp.ExpLabels["topic"]; ok {
+								check(where, topic)
+							}
+						}
+					}
+				}
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, tt.check)
 	}
 }
 
@@ -817,6 +951,7 @@ func TestDashboards(t *testing.T) {
 	for _, j := range prom.ScrapeConfigs {
 		jobs = append(jobs, j.JobName)
 	}
+	metrics := loadIngestorMetrics(t)
 	types := map[string]string{}
 	for _, d := range ds.Datasources {
 		types[d.UID] = d.Type
@@ -869,7 +1004,7 @@ func TestDashboards(t *testing.T) {
 					}
 				}
 				for _, q := range d.queries() {
-					checkPromQL(t, q.where, q.expr, jobs)
+					checkPromQL(t, q.where, q.expr, jobs, metrics)
 				}
 			})
 		}
@@ -949,30 +1084,99 @@ func TestDockerfile(t *testing.T) {
 			}
 			for target := range pkgs {
 				chain, root := d.resolve(t, target)
-				if root != "gcr.io/distroless/static-debian12:nonroot" {
-					t.Errorf("TARGET=%s: runtime image %s, want gcr.io/distroless/static-debian12:nonroot", target, root)
+				if !strings.HasPrefix(root, "gcr.io/distroless/") || !strings.HasSuffix(root, ":nonroot") {
+					t.Errorf("TARGET=%s: runtime image %s, want a gcr.io/distroless/...:nonroot image", target, root)
 				}
 				binary := expand(out[1], map[string]string{"TARGET": target})
 				var entrypoint []string
-				copied := map[string]string{} // destination -> source, from the builder
 				for _, st := range slices.Backward(chain) {
 					for _, in := range st.instrs {
-						switch in.cmd {
-						case "ENTRYPOINT":
+						if in.cmd == "ENTRYPOINT" {
 							if err := json.Unmarshal([]byte(in.args), &entrypoint); err != nil {
 								t.Errorf("%s:%d: ENTRYPOINT must be exec form: %v", dockerfilePath, in.line, err)
-							}
-						case "COPY":
-							f := strings.Fields(in.args)
-							if len(f) == 3 && f[0] == "--from="+builder.name {
-								copied[f[2]] = f[1]
 							}
 						}
 					}
 				}
+				copied := copiedFrom(chain, builder.name)
 				if len(entrypoint) == 0 || copied[entrypoint[0]] != binary {
 					t.Errorf("TARGET=%s: ENTRYPOINT %v is not the binary %s built in stage %s (copied: %v)", target, entrypoint, binary, builder.name, copied)
 				}
+			}
+		}},
+		{"the ingestor does not import chdb-go", func(t *testing.T) {
+			// go list -deps ./cmd/ingestor | grep chdb must print nothing:
+			// the ingestor image is static and has no libchdb.so.
+			for _, dep := range goListDeps(t, "./cmd/ingestor") {
+				if strings.Contains(dep, "chdb") {
+					t.Errorf("./cmd/ingestor depends on %s; the ingestor image (%s) cannot load libchdb.so", dep, staticRuntime)
+				}
+			}
+		}},
+		{"the preflight CLI imports chdb-go", func(t *testing.T) {
+			// The reason its image needs glibc and libchdb.so.
+			if !slices.ContainsFunc(goListDeps(t, "./cmd/preflight"), usesChdb) {
+				t.Errorf("./cmd/preflight no longer imports %s: its image can be static again; update this test and the Dockerfile", chdbModule)
+			}
+		}},
+		{"images of binaries that load libchdb.so have glibc and the library", func(t *testing.T) {
+			lib := d.chdbStage(t)
+			for target, pkg := range pkgs {
+				chain, root := d.resolve(t, target)
+				var libSrc string
+				for dst, src := range copiedFrom(chain, lib.name) {
+					if dst == chdbLibPath {
+						libSrc = src
+					}
+				}
+				if slices.ContainsFunc(goListDeps(t, pkg), usesChdb) {
+					// chdb-purego dlopens libchdb.so in an init() and panics
+					// without it; dlopen needs glibc's loader even with
+					// CGO_ENABLED=0, and libchdb.so links against glibc.
+					if !slices.Contains(glibcRuntimes, root) {
+						t.Errorf("TARGET=%s: %s imports %s, so its runtime image must have glibc (one of %v), not %s", target, pkg, chdbModule, glibcRuntimes, root)
+					}
+					if path.Base(libSrc) != "libchdb.so" {
+						t.Errorf("TARGET=%s: %s imports %s, so its image must COPY --from=%s .../libchdb.so %s (chdb-go panics at start without it)", target, pkg, chdbModule, lib.name, chdbLibPath)
+					}
+					continue
+				}
+				if root != staticRuntime {
+					t.Errorf("TARGET=%s: %s does not load libchdb.so; its runtime image should be %s, not %s", target, pkg, staticRuntime, root)
+				}
+				if libSrc != "" {
+					t.Errorf("TARGET=%s: %s does not use chdb-go, but its image ships %s", target, pkg, chdbLibPath)
+				}
+			}
+		}},
+		{"libchdb.so comes from the npm package and version install-chdb.sh uses", func(t *testing.T) {
+			data, err := os.ReadFile(installChdbPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pkgM := regexp.MustCompile(`(?m)^CHDB_NPM_PACKAGE=(\S+)$`).FindSubmatch(data)
+			verM := regexp.MustCompile(`(?m)^CHDB_NPM_VERSION=\$\{CHDB_NPM_VERSION:-([^}\s]+)\}$`).FindSubmatch(data)
+			if pkgM == nil || verM == nil {
+				t.Fatalf("%s: cannot find CHDB_NPM_PACKAGE=... and CHDB_NPM_VERSION=${CHDB_NPM_VERSION:-...}", installChdbPath)
+			}
+			lib := d.chdbStage(t)
+			var runs []string
+			for _, in := range lib.instrs {
+				if in.cmd == "RUN" {
+					runs = append(runs, expand(in.args, d.stageArgs(lib)))
+				}
+			}
+			run := strings.Join(runs, "\n")
+			var packed []string
+			for _, m := range regexp.MustCompile(`npm\s+pack\s[^;&|\n]*?"?(@[a-z0-9._-]+/[a-z0-9._-]+)@([^\s"';&|]+)`).FindAllStringSubmatch(run, -1) {
+				packed = append(packed, m[1]+"@"+m[2])
+			}
+			if !strings.Contains(run, "package/libchdb.so") {
+				t.Errorf("stage %s does not extract package/libchdb.so from the npm package", lib.name)
+			}
+			want := string(pkgM[1]) + "@" + string(verM[1])
+			if !slices.Equal(packed, []string{want}) {
+				t.Errorf("stage %s runs npm pack on %v, want [%s] as in %s", lib.name, packed, want, installChdbPath)
 			}
 		}},
 		{"exposes the metrics port", func(t *testing.T) {

@@ -4,9 +4,12 @@
 // mounts.
 //
 // The package has no code of its own. Its tests parse compose.yaml, the
-// Dockerfile and the Prometheus and Grafana files and check that they agree:
-// service names, ports, environment, mounts, data source uids and metric
-// names. They also run promtool (Debian package prometheus) on the alert
-// rules, their unit tests, the Prometheus configuration and the dashboard
-// queries.
+// Dockerfile and the Prometheus and Grafana files and check that they agree
+// with each other and with the repository: service names, ports, environment,
+// mounts, data source uids, metric names (read from ingest/metrics.go), topic
+// names (from package schemas), the chDB npm version (from
+// scripts/install-chdb.sh) and which binaries import chdb-go (from go list,
+// which decides between a static and a glibc runtime image). They also run
+// promtool (Debian package prometheus) on the alert rules, their unit tests,
+// the Prometheus configuration and the dashboard queries.
 package deploy

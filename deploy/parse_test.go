@@ -1,18 +1,25 @@
 package deploy
 
-// Parsers for the files under test: compose.yaml, the Dockerfile and the
-// Prometheus and Grafana files. Only what the tests check is modelled.
+// Parsers for the files under test: compose.yaml, the Dockerfile, the
+// Prometheus and Grafana files, and the repository facts they depend on (the
+// ingestor's metrics in ingest/metrics.go, package imports from go list).
+// Only what the tests check is modelled.
 
 import (
 	"encoding/json"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"net"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"go.yaml.in/yaml/v3"
@@ -530,6 +537,26 @@ type rule struct {
 	Annotations map[string]string `yaml:"annotations"`
 }
 
+// ruleTestFile is a promtool rule unit test file.
+type ruleTestFile struct {
+	RuleFiles []string `yaml:"rule_files"`
+	Tests     []struct {
+		Name        string `yaml:"name"`
+		InputSeries []struct {
+			Series string `yaml:"series"`
+			Values string `yaml:"values"`
+		} `yaml:"input_series"`
+		AlertRuleTests []struct {
+			EvalTime  string `yaml:"eval_time"`
+			Alertname string `yaml:"alertname"`
+			ExpAlerts []struct {
+				ExpLabels      map[string]string `yaml:"exp_labels"`
+				ExpAnnotations map[string]string `yaml:"exp_annotations"`
+			} `yaml:"exp_alerts"`
+		} `yaml:"alert_rule_test"`
+	} `yaml:"tests"`
+}
+
 // datasourcesFile is Grafana's data source provisioning file.
 type datasourcesFile struct {
 	APIVersion  int `yaml:"apiVersion"`
@@ -710,6 +737,22 @@ func loadRules(t *testing.T) map[string]ruleFile {
 	return out
 }
 
+// loadRuleTests parses every promtool unit test file, by file.
+func loadRuleTests(t *testing.T) map[string]ruleTestFile {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(ruleTestsDir, "*.yml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no rule unit tests in %s (%v)", ruleTestsDir, err)
+	}
+	out := map[string]ruleTestFile{}
+	for _, f := range files {
+		var rt ruleTestFile
+		readYAML(t, f, &rt)
+		out[f] = rt
+	}
+	return out
+}
+
 // loadDatasources parses the data source provisioning file.
 func loadDatasources(t *testing.T) *datasourcesFile {
 	t.Helper()
@@ -848,9 +891,191 @@ func (d *dockerfile) resolve(t *testing.T, target string) ([]*dockerStage, strin
 	return nil, ""
 }
 
+// stageArgs returns the build args visible in st: the global ARG defaults,
+// overridden by the defaults of the stage's own ARG instructions.
+func (d *dockerfile) stageArgs(st *dockerStage) map[string]string {
+	vars := map[string]string{}
+	for k, v := range d.globalArgs {
+		vars[k] = v
+	}
+	for _, in := range st.instrs {
+		if in.cmd != "ARG" {
+			continue
+		}
+		name, def, hasDef := strings.Cut(in.args, "=")
+		if hasDef {
+			vars[strings.TrimSpace(name)] = def
+		}
+	}
+	return vars
+}
+
+// chdbStage returns the named stage that fetches libchdb.so with npm pack.
+func (d *dockerfile) chdbStage(t *testing.T) *dockerStage {
+	t.Helper()
+	for i := range d.stages {
+		for _, in := range d.stages[i].instrs {
+			if in.cmd == "RUN" && strings.Contains(in.args, "npm pack") && strings.Contains(in.args, "libchdb.so") {
+				if d.stages[i].name == "" {
+					t.Fatalf("%s: the stage that fetches libchdb.so needs a name (FROM ... AS name)", dockerfilePath)
+				}
+				return &d.stages[i]
+			}
+		}
+	}
+	t.Fatalf("%s: no stage fetches libchdb.so with npm pack", dockerfilePath)
+	return nil
+}
+
+// copiedFrom returns, for the stages of chain, the files COPY --from=stage
+// puts in the image: destination -> source.
+func copiedFrom(chain []*dockerStage, stage string) map[string]string {
+	copied := map[string]string{}
+	for _, st := range slices.Backward(chain) {
+		for _, in := range st.instrs {
+			if in.cmd != "COPY" {
+				continue
+			}
+			var from string
+			var paths []string
+			for _, f := range strings.Fields(in.args) {
+				if v, ok := strings.CutPrefix(f, "--from="); ok {
+					from = v
+				} else if !strings.HasPrefix(f, "--") {
+					paths = append(paths, f)
+				}
+			}
+			if strings.EqualFold(from, stage) && len(paths) == 2 {
+				copied[paths[1]] = paths[0]
+			}
+		}
+	}
+	return copied
+}
+
 // expand substitutes $NAME and ${NAME} from vars.
 func expand(s string, vars map[string]string) string {
 	return os.Expand(s, func(k string) string { return vars[k] })
+}
+
+// ---------------------------------------------------------------------------
+// Repository facts
+
+// loadIngestorMetrics reads the metric families cmd/ingestor exports from
+// ingest/metrics.go: the Name of every prometheus.CounterOpts, GaugeOpts,
+// HistogramOpts and SummaryOpts literal, with its type.
+func loadIngestorMetrics(t *testing.T) map[string]string {
+	t.Helper()
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, ingestMetricsPath, nil, 0)
+	if err != nil {
+		t.Fatalf("cannot read the ingestor's metrics: %v", err)
+	}
+	pkgName := ""
+	for _, imp := range f.Imports {
+		if p, _ := strconv.Unquote(imp.Path.Value); p == "github.com/prometheus/client_golang/prometheus" {
+			pkgName = "prometheus"
+			if imp.Name != nil {
+				pkgName = imp.Name.Name
+			}
+		}
+	}
+	if pkgName == "" {
+		t.Fatalf("%s does not import github.com/prometheus/client_golang/prometheus", ingestMetricsPath)
+	}
+	kinds := map[string]string{"CounterOpts": "counter", "GaugeOpts": "gauge", "HistogramOpts": "histogram", "SummaryOpts": "summary"}
+	metrics := map[string]string{}
+	ast.Inspect(f, func(n ast.Node) bool {
+		lit, ok := n.(*ast.CompositeLit)
+		if !ok {
+			return true
+		}
+		sel, ok := lit.Type.(*ast.SelectorExpr)
+		if !ok {
+			return true
+		}
+		x, ok := sel.X.(*ast.Ident)
+		kind, known := kinds[sel.Sel.Name]
+		if !ok || x.Name != pkgName || !known {
+			return true
+		}
+		pos := fset.Position(lit.Pos())
+		name := ""
+		for _, e := range lit.Elts {
+			kv, ok := e.(*ast.KeyValueExpr)
+			if !ok {
+				t.Errorf("%s: %s.%s without field names", pos, pkgName, sel.Sel.Name)
+				continue
+			}
+			key, _ := kv.Key.(*ast.Ident)
+			if key == nil {
+				continue
+			}
+			switch key.Name {
+			case "Name":
+				bl, ok := kv.Value.(*ast.BasicLit)
+				if !ok || bl.Kind != token.STRING {
+					t.Errorf("%s: metric Name must be a string literal for this test to read it", pos)
+					continue
+				}
+				name, _ = strconv.Unquote(bl.Value)
+			case "Namespace", "Subsystem":
+				t.Errorf("%s: %s prefixes the metric name, which this test does not model", pos, key.Name)
+			}
+		}
+		switch {
+		case name == "":
+			t.Errorf("%s: %s.%s has no Name", pos, pkgName, sel.Sel.Name)
+		case metrics[name] != "":
+			t.Errorf("%s: metric %s is defined twice", pos, name)
+		default:
+			metrics[name] = kind
+		}
+		return true
+	})
+	if len(metrics) == 0 {
+		t.Fatalf("%s defines no metrics", ingestMetricsPath)
+	}
+	return metrics
+}
+
+var (
+	goListMu    sync.Mutex
+	goListCache = map[string][]string{}
+)
+
+// goListDeps returns `go list -deps pkg`, run from the repository root: pkg
+// and every package it imports, directly or not.
+func goListDeps(t *testing.T, pkg string) []string {
+	t.Helper()
+	goListMu.Lock()
+	defer goListMu.Unlock()
+	if deps, ok := goListCache[pkg]; ok {
+		return deps
+	}
+	bin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go is not on PATH: %v", err)
+	}
+	cmd := exec.Command(bin, "list", "-deps", pkg)
+	cmd.Dir = repoRoot
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps %s: %v\n%s", pkg, err, stderr.String())
+	}
+	deps := strings.Fields(string(out))
+	if !slices.Contains(deps, path.Join("github.com/preflight-hq/preflight", strings.TrimPrefix(pkg, "./"))) {
+		t.Fatalf("go list -deps %s does not list the package itself:\n%s", pkg, out)
+	}
+	goListCache[pkg] = deps
+	return deps
+}
+
+// usesChdb reports whether the import path dep is in chdb-go.
+func usesChdb(dep string) bool {
+	return dep == chdbModule || strings.HasPrefix(dep, chdbModule+"/")
 }
 
 // ---------------------------------------------------------------------------

@@ -141,7 +141,7 @@ func TestKafkaRoundTrip(t *testing.T) {
 			t.Fatalf("record %s/%d@%d: unexpected or duplicate event %s", r.Topic, r.Partition, r.Offset, ev.ID())
 		}
 		seen[ev.ID()] = true
-		if want := "preflight." + string(orig.Type()) + "s"; r.Topic != want {
+		if want := orig.Type().Topic("preflight."); r.Topic != want {
 			t.Errorf("event %s in topic %s, want %s", ev.ID(), r.Topic, want)
 		}
 		if string(r.Key) != orig.Key() {

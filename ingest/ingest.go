@@ -421,7 +421,7 @@ func (in *Ingestor) flush(ctx context.Context, b *batch) error {
 		if len(rows) == 0 {
 			continue
 		}
-		table := string(t) + "s"
+		table := t.Plural()
 		var res warehouse.InsertResult
 		err := in.retry(ctx, "insert into "+table, func(ctx context.Context) error {
 			t0 := time.Now()

@@ -226,4 +226,13 @@ const DefaultTopicPrefix = "preflight."
 
 // Topic returns the Kafka topic that carries events of type t under prefix,
 // e.g. "preflight.exposures".
-func (t Type) Topic(prefix string) string { return prefix + string(t) + "s" }
+func (t Type) Topic(prefix string) string { return prefix + t.Plural() }
+
+// Plural returns the type's plural, the name of its topic and of its raw
+// table: entities, exposures, outcomes, interventions, segments.
+func (t Type) Plural() string {
+	if t == TypeEntity {
+		return "entities"
+	}
+	return string(t) + "s"
+}

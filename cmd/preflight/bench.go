@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"time"
 
 	"github.com/preflight-hq/preflight/internal/bench"
@@ -27,6 +29,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.BatchRows, "batch-rows", 10_000, "ingestor batch rows")
 	fs.DurationVar(&cfg.BatchInterval, "batch-interval", time.Second, "ingestor batch interval")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := envflag.Parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -38,6 +41,17 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	cfg.DSN, cfg.Password, cfg.Brokers = common.dsn, common.chPassword, common.brokerList()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res, err := bench.Ingest(ctx, cfg, log, stdout)
 	if err != nil {
 		return err
