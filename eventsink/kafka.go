@@ -1,6 +1,7 @@
 package eventsink
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -208,30 +209,12 @@ func NewKafka(cfg KafkaConfig) (*Kafka, error) {
 		return nil, fmt.Errorf("cannot set up SASL: %w", err)
 	}
 	codec, _ := compressionCodec(cfg.Compression)
-	clientID := cfg.ClientID
-	if clientID == "" {
-		clientID = "preflight-eventsink"
-	}
-	dialTimeout := cfg.DialTimeout
-	if dialTimeout == 0 {
-		dialTimeout = 5 * time.Second
-	}
-	batchSize := cfg.BatchSize
-	if batchSize == 0 {
-		batchSize = 2000
-	}
-	batchTimeout := cfg.BatchTimeout
-	if batchTimeout == 0 {
-		batchTimeout = 10 * time.Millisecond
-	}
-	maxBuffered := cfg.MaxBuffered
-	if maxBuffered == 0 {
-		maxBuffered = 200000
-	}
-	maxAttempts := cfg.MaxAttempts
-	if maxAttempts == 0 {
-		maxAttempts = 5
-	}
+	clientID := cmp.Or(cfg.ClientID, "preflight-eventsink")
+	dialTimeout := cmp.Or(cfg.DialTimeout, 5*time.Second)
+	batchSize := cmp.Or(cfg.BatchSize, 2000)
+	batchTimeout := cmp.Or(cfg.BatchTimeout, 10*time.Millisecond)
+	maxBuffered := cmp.Or(cfg.MaxBuffered, 200000)
+	maxAttempts := cmp.Or(cfg.MaxAttempts, 5)
 	prefix := cfg.TopicPrefix
 	if prefix == "" {
 		prefix = DefaultTopicPrefix

@@ -27,6 +27,7 @@ import (
 	"github.com/preflight-hq/preflight/streams"
 	"github.com/preflight-hq/preflight/warehouse"
 	_ "github.com/preflight-hq/preflight/warehouse/embedded"
+	"github.com/preflight-hq/preflight/warehouse/warehousetest"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
@@ -41,13 +42,8 @@ type backend struct {
 func backends() []backend {
 	openDSN := func(t *testing.T, dsn string) warehouse.Warehouse {
 		t.Helper()
-		ctx := context.Background()
-		wh, err := warehouse.Open(ctx, dsn, warehouse.Options{})
-		if err != nil {
-			t.Fatalf("open %s: %v", dsn, err)
-		}
-		t.Cleanup(func() { wh.Close() })
-		if err := wh.Migrate(ctx); err != nil {
+		wh := warehousetest.Open(t, dsn)
+		if err := wh.Migrate(context.Background()); err != nil {
 			t.Fatalf("migrate: %v", err)
 		}
 		return wh

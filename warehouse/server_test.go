@@ -10,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
@@ -24,19 +23,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // openServer opens a fresh database on the test server.
 func openServer(t testing.TB) warehouse.Warehouse {
 	t.Helper()
-	dsn := testenv.NewDatabase(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	w, err := warehouse.Open(ctx, dsn, warehouse.Options{})
-	if err != nil {
-		t.Fatalf("Open(%s): %v", dsn, err)
-	}
-	t.Cleanup(func() {
-		if err := w.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return w
+	return warehousetest.Open(t, testenv.NewDatabase(t))
 }
 
 func TestServerConformance(t *testing.T) {

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/preflight-hq/preflight/internal/testenv"
 	"github.com/preflight-hq/preflight/warehouse"
@@ -20,19 +19,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 // openChDB opens a fresh database in the process's chDB directory.
 func openChDB(t testing.TB) warehouse.Warehouse {
 	t.Helper()
-	dsn := testenv.ChDBDSN(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	w, err := warehouse.Open(ctx, dsn, warehouse.Options{})
-	if err != nil {
-		t.Fatalf("Open(%s): %v", dsn, err)
-	}
-	t.Cleanup(func() {
-		if err := w.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-	})
-	return w
+	return warehousetest.Open(t, testenv.ChDBDSN(t))
 }
 
 func TestChDBConformance(t *testing.T) {

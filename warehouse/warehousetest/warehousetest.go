@@ -21,6 +21,24 @@ import (
 // arranges for it to be closed when the test ends.
 type Opener func(t *testing.T) warehouse.Warehouse
 
+// Open opens the warehouse at dsn for one test, without migrating it, and
+// closes it when the test ends.
+func Open(t testing.TB, dsn string) warehouse.Warehouse {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w, err := warehouse.Open(ctx, dsn, warehouse.Options{})
+	if err != nil {
+		t.Fatalf("Open(%s): %v", dsn, err)
+	}
+	t.Cleanup(func() {
+		if err := w.Close(); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return w
+}
+
 // Days of the fixture, UTC.
 var (
 	Day0 = time.Date(2026, 3, 9, 0, 0, 0, 0, time.UTC)
