@@ -10,8 +10,10 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -105,17 +107,22 @@ func Decode(schemaHeader string, value []byte) (Event, error) {
 
 // DecodeAs is Decode for a type already known.
 func DecodeAs(t Type, value []byte) (Event, error) {
-	var raw map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(value))
-	if err := dec.Decode(&raw); err != nil {
-		return nil, &DecodeError{Kind: "invalid_json", Err: fmt.Errorf("%s: %w", t, err)}
-	}
-	if raw == nil {
-		return nil, &DecodeError{Kind: "invalid_json", Err: fmt.Errorf("%s: want a JSON object, got null", t)}
-	}
-	// dec.More would miss a stray '}' or ']': only the end of input will do.
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, &DecodeError{Kind: "invalid_json", Err: fmt.Errorf("%s: trailing data after the JSON object", t)}
+	raw, ok := topLevelMembers(value)
+	if !ok {
+		// Not a single valid JSON object: let encoding/json say why.
+		var m map[string]json.RawMessage
+		dec := json.NewDecoder(bytes.NewReader(value))
+		if err := dec.Decode(&m); err != nil {
+			return nil, &DecodeError{Kind: "invalid_json", Err: fmt.Errorf("%s: %w", t, err)}
+		}
+		if m == nil {
+			return nil, &DecodeError{Kind: "invalid_json", Err: fmt.Errorf("%s: want a JSON object, got null", t)}
+		}
+		// dec.More would miss a stray '}' or ']': only the end of input will do.
+		if _, err := dec.Token(); err != io.EOF {
+			return nil, &DecodeError{Kind: "invalid_json", Err: fmt.Errorf("%s: trailing data after the JSON object", t)}
+		}
+		raw = m
 	}
 	ev := New(t)
 	var fe []FieldError
@@ -197,6 +204,9 @@ var timeType = reflect.TypeFor[time.Time]()
 // time.Time.UnmarshalJSON does not undo) and then as strict RFC 3339.
 func decodeField(f reflect.Value, msg json.RawMessage) error {
 	if f.Type() != timeType {
+		if fastDecode(f, msg) {
+			return nil
+		}
 		return json.Unmarshal(msg, f.Addr().Interface())
 	}
 	var s string
@@ -211,6 +221,126 @@ func decodeField(f reflect.Value, msg json.RawMessage) error {
 	}
 	f.Set(reflect.ValueOf(ts))
 	return nil
+}
+
+// topLevelMembers splits a valid JSON object into its members, the last of
+// repeated names winning, as decoding into a map[string]json.RawMessage
+// does but without allocating a copy of every value. It reports false when
+// value is not exactly one valid JSON object; the caller then decodes with
+// encoding/json for its error message. Values are sub-slices of value.
+func topLevelMembers(value []byte) (map[string]json.RawMessage, bool) {
+	i := skipSpace(value, 0)
+	if i >= len(value) || value[i] != '{' || !json.Valid(value) {
+		return nil, false
+	}
+	out := make(map[string]json.RawMessage, 16)
+	i = skipSpace(value, i+1)
+	if value[i] == '}' {
+		return out, true
+	}
+	for {
+		end := skipString(value, i)
+		key := value[i:end]
+		var name string
+		if bytes.IndexByte(key, '\\') < 0 && utf8.Valid(key) {
+			name = string(key[1 : len(key)-1])
+		} else if err := json.Unmarshal(key, &name); err != nil {
+			return nil, false
+		}
+		i = skipSpace(value, end)
+		i = skipSpace(value, i+1) // past ':'
+		end = skipValue(value, i)
+		out[name] = value[i:end:end]
+		i = skipSpace(value, end)
+		if value[i] == '}' {
+			return out, true
+		}
+		i = skipSpace(value, i+1) // past ','
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] == '"'.
+func skipString(b []byte, i int) int {
+	for i++; b[i] != '"'; i++ {
+		if b[i] == '\\' {
+			i++
+		}
+	}
+	return i + 1
+}
+
+// skipValue returns the index after the valid JSON value starting at b[i].
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	}
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+		i++
+	}
+	return i
+}
+
+// fastDecode stores msg in f without encoding/json when that is certain to
+// give what json.Unmarshal gives: a string without escapes and of valid
+// UTF-8 (json would replace invalid bytes), or a number into a float64 or
+// an int (json parses numbers with strconv too, and fails where strconv
+// fails: fractions or exponents for an int, overflow). It reports whether
+// it stored the value; otherwise the caller falls back to json.Unmarshal.
+// msg is known to be valid JSON. Half of decoding went to per-field
+// json.Unmarshal calls before this.
+func fastDecode(f reflect.Value, msg json.RawMessage) bool {
+	n := len(msg)
+	switch f.Kind() {
+	case reflect.String:
+		if n < 2 || msg[0] != '"' || bytes.IndexByte(msg, '\\') >= 0 || !utf8.Valid(msg) {
+			return false
+		}
+		f.SetString(string(msg[1 : n-1]))
+		return true
+	case reflect.Float64:
+		if n == 0 || (msg[0] != '-' && !isDigit(msg[0])) {
+			return false
+		}
+		v, err := strconv.ParseFloat(string(msg), 64)
+		if err != nil {
+			return false
+		}
+		f.SetFloat(v)
+		return true
+	case reflect.Int, reflect.Int64:
+		if n == 0 || (msg[0] != '-' && !isDigit(msg[0])) {
+			return false
+		}
+		v, err := strconv.ParseInt(string(msg), 10, 64)
+		if err != nil || f.OverflowInt(v) {
+			return false
+		}
+		f.SetInt(v)
+		return true
+	}
+	return false
 }
 
 // parseTimestamp parses an RFC 3339 date-time in the one form the JSON

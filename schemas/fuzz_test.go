@@ -1,6 +1,8 @@
 package schemas
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
@@ -92,6 +94,36 @@ func FuzzAgreement(f *testing.F) {
 		case goErr != nil && isKnownGap(goErr):
 		default:
 			t.Fatalf("%s: Go decoder says %v\nJSON Schema says %v\nvalue %q", typ, goErr, schErr, value)
+		}
+	})
+}
+
+// FuzzTopLevelMembers checks the decoder's own object splitter against
+// encoding/json: for every input that is exactly one JSON object, both give
+// the same members, byte for byte; for every other input the splitter
+// declines.
+func FuzzTopLevelMembers(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1}`, ` {"a" : "x\"y", "b":[1,{"c":"]"}], "a":null} `, `{"k\u00e9":{}}`, `[1]`, `{"a":1}}`, "{\"\xff\":1}", `null`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := topLevelMembers(b)
+		var want map[string]json.RawMessage
+		err := json.Unmarshal(b, &want)
+		isObject := err == nil && want != nil
+		if ok != isObject {
+			t.Fatalf("topLevelMembers ok=%v, encoding/json object=%v (err %v) for %q", ok, isObject, err, b)
+		}
+		if !ok {
+			return
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%d members, encoding/json has %d, for %q", len(got), len(want), b)
+		}
+		for k, v := range want {
+			if !bytes.Equal(got[k], v) {
+				t.Fatalf("member %q = %q, encoding/json has %q, for %q", k, got[k], v, b)
+			}
 		}
 	})
 }
