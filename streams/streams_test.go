@@ -1,10 +1,17 @@
 package streams
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/preflight-hq/preflight/internal/testenv"
 )
 
 func TestParseBrokers(t *testing.T) {
@@ -71,5 +78,54 @@ func TestDeadLetterAndTruncate(t *testing.T) {
 	Truncate(d, 4)
 	if string(d.Value) != "0123" || string(Header(d, DLQHeaderTruncated)) != "10" {
 		t.Fatalf("truncated to %q, header %q", d.Value, Header(d, DLQHeaderTruncated))
+	}
+}
+
+// TestClientOptsTLSAndSASL connects through ClientOpts to a broker that
+// speaks TLS (trusting a CA file) and SCRAM-SHA-256, produces and reads back
+// a record; a wrong password is refused.
+func TestClientOptsTLSAndSASL(t *testing.T) {
+	srvTLS, _, caPEM := testenv.SelfSignedTLS(t)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, caPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.TLS(srvTLS), kfake.EnableSASL(),
+		kfake.Superuser("SCRAM-SHA-256", "ingestor", "pw-1"), kfake.SeedTopics(1, "t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cfg := KafkaConfig{Brokers: c.ListenAddrs(), TLS: true, TLSCAFile: caFile, SASLMechanism: "SCRAM-SHA-256", SASLUser: "ingestor", SASLPassword: "pw-1"}
+	opts, err := cfg.ClientOpts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(append(opts, kgo.ConsumeTopics("t"))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "t", Value: []byte("hello")}).FirstErr(); err != nil {
+		t.Fatalf("produce over TLS+SCRAM: %v", err)
+	}
+	fs := cl.PollFetches(ctx)
+	if errs := fs.Errors(); len(errs) > 0 || len(fs.Records()) != 1 || string(fs.Records()[0].Value) != "hello" {
+		t.Fatalf("fetch: %v, %d records", errs, len(fs.Records()))
+	}
+
+	cfg.SASLPassword = "wrong"
+	opts, _ = cfg.ClientOpts()
+	bad, err := kgo.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	pctx, pcancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer pcancel()
+	if err := bad.Ping(pctx); err == nil {
+		t.Fatal("a wrong SCRAM password was accepted")
 	}
 }
