@@ -256,7 +256,6 @@ func (in *Ingestor) Run(ctx context.Context) error {
 	// batch's duplicate check sees every batch before it. Rebalances are
 	// allowed only when no batch is open or in flight.
 	fctx, stopFlushes := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopFlushes()
 	var inflight chan error
 	wait := func() error {
 		if inflight == nil {
@@ -266,6 +265,12 @@ func (in *Ingestor) Run(ctx context.Context) error {
 		inflight = nil
 		return err
 	}
+	// Whatever the way out, no flush outlives Run (or its Kafka client):
+	// an unfinished one stops retrying and its batch stays uncommitted.
+	defer func() {
+		stopFlushes()
+		_ = wait()
+	}()
 	b := newBatch()
 	for {
 		in.lastLoop.Store(time.Now().UnixNano())
