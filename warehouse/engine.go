@@ -162,7 +162,7 @@ func (w *sqlWarehouse) Count(ctx context.Context, t schemas.Type) (uint64, error
 // other writer can store the same event between our lookup and our insert.
 // Should that assumption ever break (two ingestors sharing a partition
 // during a rebalance, or a manual backfill racing the stream),
-// ReplacingMergeTree, keyed by (hour of the event time, event_id),
+// ReplacingMergeTree, keyed by (event time, event_id),
 // collapses the extra copy at merge time, and every read here deduplicates
 // by event_id in the meantime: the second line of defence.
 func (w *sqlWarehouse) Insert(ctx context.Context, t schemas.Type, rows []Row) (InsertResult, error) {

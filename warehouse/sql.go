@@ -251,7 +251,7 @@ func (q queries) appliedMigrations() string {
 
 // existingIDs returns which of ids are stored in rt's table, looking only
 // at rows whose event time is in [from, to] (seconds, inclusive), which the
-// sort key (hour of the event time, event_id) turns into a narrow scan.
+// sort key (event time, event_id) turns into a scan of that range alone.
 func (q queries) existingIDs(rt *rawTable, from, to time.Time, ids []string) string {
 	// The ids go in as one string literal split at run time: parsing a
 	// list of thousands of literals costs more than the lookup itself

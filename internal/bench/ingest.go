@@ -97,7 +97,7 @@ func Ingest(ctx context.Context, cfg IngestConfig, log *slog.Logger, out io.Writ
 	// once as plain batch inserts (clickhouse-go batches or one chDB
 	// INSERT per batch, no duplicate check) and once through
 	// Warehouse.Insert, which adds the event_id lookup the ingestor uses.
-	events := exposures(rng, cfg.Events, time.Now().UTC())
+	events := exposures(rng, cfg.Events, time.Now().UTC().Add(-time.Hour), time.Hour/time.Duration(cfg.Events))
 	fmt.Fprintf(out, "phase 1/3: %d exposures inserted directly in batches of %d\n", cfg.Events, cfg.BatchRows)
 	for _, mode := range []string{"raw", "dedup"} {
 		dsn, err := dsnFor("direct_" + mode)
@@ -187,7 +187,7 @@ func Ingest(ctx context.Context, cfg IngestConfig, log *slog.Logger, out io.Writ
 	}
 	defer st.Close()
 	n := int(float64(cfg.Rate) * cfg.Duration.Seconds())
-	lev := exposures(rng, n, time.Now().UTC())
+	lev := exposures(rng, n, time.Now().UTC(), time.Second/time.Duration(cfg.Rate))
 	achieved, err := produceAtRate(ctx, st, topics, lev, cfg.Rate, out)
 	if err != nil {
 		return nil, err
@@ -276,8 +276,10 @@ func databaseDSN(dsn, dataDir, db string) (string, error) {
 	return u.String(), nil
 }
 
-// exposures returns n valid exposure events spread over the hour before t0.
-func exposures(rng *rand.Rand, n int, t0 time.Time) []schemas.Event {
+// exposures returns n valid exposure events whose times start at t0 and
+// advance by step, as a live stream's do (events are produced as they
+// happen).
+func exposures(rng *rand.Rand, n int, t0 time.Time, step time.Duration) []schemas.Event {
 	out := make([]schemas.Event, n)
 	channels := []string{schemas.ChannelEmail, schemas.ChannelSMS, schemas.ChannelPush}
 	for i := range out {
@@ -289,7 +291,7 @@ func exposures(rng *rand.Rand, n int, t0 time.Time) []schemas.Event {
 			EventID: uuid.NewString(), ExposureID: uuid.NewString(),
 			EntityID:  fmt.Sprintf("ent-%07d", rng.IntN(1_000_000)),
 			SegmentID: fmt.Sprintf("seg_%d", rng.IntN(5)),
-			Timestamp: t0.Add(-time.Duration(rng.IntN(3600)) * time.Second),
+			Timestamp: t0.Add(time.Duration(i) * step),
 			Channel:   channels[rng.IntN(3)], CampaignID: fmt.Sprintf("camp-%02d", rng.IntN(12)),
 			InterventionID: fmt.Sprintf("int-%02d", rng.IntN(12)), Arm: arm, Cost: cost, FrequencyCumulative: freq,
 			Content: map[string]any{"subject": "Last chance: 20% off", "urgency": 0.8},

@@ -2,9 +2,11 @@
 -- text. Every table keeps the Kafka coordinates the row was read from and the
 -- time it was stored (the ReplacingMergeTree version).
 --
--- The sort key starts with the hour of the event time and ends with
--- event_id: the insert-time duplicate lookup filters on the time range of the
--- batch and on event_id IN (...), which the primary key serves directly.
+-- The sort key is (event time, event_id): the insert-time duplicate lookup
+-- filters on the time range of the batch and on event_id IN (...), so it
+-- reads only the granules of that range. A live stream's batch spans
+-- seconds, so the lookup stays small however large the table grows (with
+-- the hour as the first key column it read the whole hour, every batch).
 -- ReplacingMergeTree collapses a duplicate that got past the lookup (same
 -- event, hence same time, same partition, same key) when parts merge: it is
 -- the second line of defence, and readers deduplicate by event_id anyway.
@@ -28,7 +30,7 @@ CREATE TABLE IF NOT EXISTS {db}.entities (
     _offset         Int64,
     ingested_at     DateTime('UTC')
 ) ENGINE = ReplacingMergeTree(ingested_at)
-ORDER BY (toStartOfHour(created_at), event_id);
+ORDER BY (created_at, event_id);
 
 CREATE TABLE IF NOT EXISTS {db}.exposures (
     event_id             String,
@@ -50,7 +52,7 @@ CREATE TABLE IF NOT EXISTS {db}.exposures (
     ingested_at          DateTime('UTC')
 ) ENGINE = ReplacingMergeTree(ingested_at)
 PARTITION BY toYYYYMM(timestamp)
-ORDER BY (toStartOfHour(timestamp), event_id);
+ORDER BY (timestamp, event_id);
 
 CREATE TABLE IF NOT EXISTS {db}.outcomes (
     event_id     String,
@@ -67,7 +69,7 @@ CREATE TABLE IF NOT EXISTS {db}.outcomes (
     ingested_at  DateTime('UTC')
 ) ENGINE = ReplacingMergeTree(ingested_at)
 PARTITION BY toYYYYMM(timestamp)
-ORDER BY (toStartOfHour(timestamp), event_id);
+ORDER BY (timestamp, event_id);
 
 CREATE TABLE IF NOT EXISTS {db}.interventions (
     event_id           String,
@@ -83,7 +85,7 @@ CREATE TABLE IF NOT EXISTS {db}.interventions (
     _offset            Int64,
     ingested_at        DateTime('UTC')
 ) ENGINE = ReplacingMergeTree(ingested_at)
-ORDER BY (toStartOfHour(created_at), event_id);
+ORDER BY (created_at, event_id);
 
 CREATE TABLE IF NOT EXISTS {db}.segments (
     event_id           String,
@@ -99,4 +101,4 @@ CREATE TABLE IF NOT EXISTS {db}.segments (
     _offset            Int64,
     ingested_at        DateTime('UTC')
 ) ENGINE = ReplacingMergeTree(ingested_at)
-ORDER BY (toStartOfHour(updated_at), event_id)
+ORDER BY (updated_at, event_id)
