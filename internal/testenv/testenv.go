@@ -52,7 +52,6 @@ var (
 	serverOnce sync.Once
 	serverDSN  string
 	serverErr  error
-	serverStop func() // stops the server this process started; nil otherwise
 
 	chdbOnce sync.Once
 	chdbDir  string
