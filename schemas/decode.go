@@ -223,23 +223,28 @@ func decodeField(f reflect.Value, msg json.RawMessage) error {
 	return nil
 }
 
-// topLevelMembers splits a valid JSON object into its members, the last of
+// topLevelMembers splits a JSON object into its members, the last of
 // repeated names winning, as decoding into a map[string]json.RawMessage
-// does but without allocating a copy of every value. It reports false when
-// value is not exactly one valid JSON object; the caller then decodes with
-// encoding/json for its error message. Values are sub-slices of value.
+// does but in one pass and without copying the values. It reports false
+// when value is not exactly one valid JSON object (the grammar of RFC 8259,
+// as encoding/json accepts it: bytes that are not UTF-8 pass, nesting is
+// limited to maxDepth); the caller then decodes with encoding/json for its
+// error message. Values are sub-slices of value.
 func topLevelMembers(value []byte) (map[string]json.RawMessage, bool) {
 	i := skipSpace(value, 0)
-	if i >= len(value) || value[i] != '{' || !json.Valid(value) {
+	if i >= len(value) || value[i] != '{' {
 		return nil, false
 	}
 	out := make(map[string]json.RawMessage, 16)
 	i = skipSpace(value, i+1)
-	if value[i] == '}' {
-		return out, true
+	if i < len(value) && value[i] == '}' {
+		return out, skipSpace(value, i+1) == len(value)
 	}
 	for {
-		end := skipString(value, i)
+		end, ok := scanString(value, i)
+		if !ok {
+			return nil, false
+		}
 		key := value[i:end]
 		var name string
 		if bytes.IndexByte(key, '\\') < 0 && utf8.Valid(key) {
@@ -248,16 +253,31 @@ func topLevelMembers(value []byte) (map[string]json.RawMessage, bool) {
 			return nil, false
 		}
 		i = skipSpace(value, end)
-		i = skipSpace(value, i+1) // past ':'
-		end = skipValue(value, i)
+		if i >= len(value) || value[i] != ':' {
+			return nil, false
+		}
+		i = skipSpace(value, i+1)
+		if end, ok = scanValue(value, i, 1); !ok {
+			return nil, false
+		}
 		out[name] = value[i:end:end]
 		i = skipSpace(value, end)
-		if value[i] == '}' {
-			return out, true
+		if i >= len(value) {
+			return nil, false
 		}
-		i = skipSpace(value, i+1) // past ','
+		switch value[i] {
+		case '}':
+			return out, skipSpace(value, i+1) == len(value)
+		case ',':
+			i = skipSpace(value, i+1)
+		default:
+			return nil, false
+		}
 	}
 }
+
+// maxDepth is encoding/json's limit on nesting.
+const maxDepth = 10000
 
 func skipSpace(b []byte, i int) int {
 	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
@@ -266,40 +286,146 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
-// skipString returns the index after the string starting at b[i] == '"'.
-func skipString(b []byte, i int) int {
-	for i++; b[i] != '"'; i++ {
-		if b[i] == '\\' {
-			i++
-		}
+// scanString checks the JSON string starting at b[i] and returns the index
+// after it.
+func scanString(b []byte, i int) (int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, false
 	}
-	return i + 1
-}
-
-// skipValue returns the index after the valid JSON value starting at b[i].
-func skipValue(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for ; ; i++ {
+	for i++; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1, true
+		case c < 0x20:
+			return 0, false
+		case c == '\\':
+			i++
+			if i >= len(b) {
+				return 0, false
+			}
 			switch b[i] {
-			case '"':
-				i = skipString(b, i) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if i+4 >= len(b) {
+					return 0, false
 				}
+				for _, h := range b[i+1 : i+5] {
+					if !isHex(h) {
+						return 0, false
+					}
+				}
+				i += 4
+			default:
+				return 0, false
 			}
 		}
 	}
-	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+	return 0, false
+}
+
+func isHex(c byte) bool { return isDigit(c) || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F') }
+
+// scanValue checks the JSON value starting at b[i], at nesting depth
+// depth, and returns the index after it.
+func scanValue(b []byte, i, depth int) (int, bool) {
+	if i >= len(b) {
+		return 0, false
+	}
+	switch c := b[i]; {
+	case c == '"':
+		return scanString(b, i)
+	case c == '{' || c == '[':
+		if depth++; depth > maxDepth {
+			return 0, false
+		}
+		closer := byte('}')
+		if c == '[' {
+			closer = ']'
+		}
+		i = skipSpace(b, i+1)
+		if i < len(b) && b[i] == closer {
+			return i + 1, true
+		}
+		for {
+			var ok bool
+			if c == '{' {
+				if i, ok = scanString(b, i); !ok {
+					return 0, false
+				}
+				if i = skipSpace(b, i); i >= len(b) || b[i] != ':' {
+					return 0, false
+				}
+				i = skipSpace(b, i+1)
+			}
+			if i, ok = scanValue(b, i, depth); !ok {
+				return 0, false
+			}
+			if i = skipSpace(b, i); i >= len(b) {
+				return 0, false
+			}
+			switch b[i] {
+			case closer:
+				return i + 1, true
+			case ',':
+				i = skipSpace(b, i+1)
+			default:
+				return 0, false
+			}
+		}
+	case c == '-' || isDigit(c):
+		return scanNumber(b, i)
+	case c == 't':
+		return scanLiteral(b, i, "true")
+	case c == 'f':
+		return scanLiteral(b, i, "false")
+	case c == 'n':
+		return scanLiteral(b, i, "null")
+	}
+	return 0, false
+}
+
+// scanNumber checks the JSON number -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+// starting at b[i].
+func scanNumber(b []byte, i int) (int, bool) {
+	if b[i] == '-' {
 		i++
 	}
-	return i
+	digits := func() bool {
+		start := i
+		for i < len(b) && isDigit(b[i]) {
+			i++
+		}
+		return i > start
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case !digits():
+		return 0, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if !digits() {
+			return 0, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return 0, false
+		}
+	}
+	return i, true
+}
+
+func scanLiteral(b []byte, i int, lit string) (int, bool) {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return 0, false
+	}
+	return i + len(lit), true
 }
 
 // fastDecode stores msg in f without encoding/json when that is certain to

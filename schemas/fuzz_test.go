@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -126,4 +127,15 @@ func FuzzTopLevelMembers(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestTopLevelMembersDepth checks the nesting limit against encoding/json's
+// (10000) on both sides of it.
+func TestTopLevelMembersDepth(t *testing.T) {
+	for _, d := range []int{9999, 10000, 10001} {
+		s := []byte(`{"a":` + strings.Repeat("[", d-1) + strings.Repeat("]", d-1) + `}`)
+		if _, ok := topLevelMembers(s); ok != json.Valid(s) {
+			t.Errorf("depth %d: topLevelMembers ok=%v, json.Valid=%v", d, ok, json.Valid(s))
+		}
+	}
 }
