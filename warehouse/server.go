@@ -202,9 +202,19 @@ func (e *serverEngine) InsertRows(ctx context.Context, insert string, columns []
 		return fmt.Errorf("cannot prepare the insert: %w", err)
 	}
 	defer batch.Abort() // no-op once sent
-	for i, r := range rows {
-		if err := batch.Append(r...); err != nil {
-			return fmt.Errorf("cannot append row %d to the insert: %w", i, err)
+	if cols, ok := columnsOf(len(columns), rows); ok {
+		// One typed slice per column: clickhouse-go copies it without the
+		// per-value reflection of Append(row...).
+		for c, col := range cols {
+			if err := batch.Column(c).Append(col); err != nil {
+				return fmt.Errorf("cannot append column %s to the insert: %w", columns[c], err)
+			}
+		}
+	} else {
+		for i, r := range rows {
+			if err := batch.Append(r...); err != nil {
+				return fmt.Errorf("cannot append row %d to the insert: %w", i, err)
+			}
 		}
 	}
 	if err := batch.Send(); err != nil {
@@ -215,6 +225,52 @@ func (e *serverEngine) InsertRows(ctx context.Context, insert string, columns []
 
 // Close implements Engine.
 func (e *serverEngine) Close() error { return e.conn.Close() }
+
+// columnsOf turns rows of n values into n typed column slices ([]string,
+// []int64, []float64, []time.Time, ...). It reports false when a column
+// mixes Go types or holds a type it does not know; the caller then appends
+// row by row.
+func columnsOf(n int, rows [][]any) ([]any, bool) {
+	if len(rows) == 0 {
+		return nil, false
+	}
+	cols := make([]any, n)
+	for c := range n {
+		var ok bool
+		switch rows[0][c].(type) {
+		case string:
+			cols[c], ok = column[string](rows, c)
+		case int32:
+			cols[c], ok = column[int32](rows, c)
+		case int64:
+			cols[c], ok = column[int64](rows, c)
+		case uint32:
+			cols[c], ok = column[uint32](rows, c)
+		case uint64:
+			cols[c], ok = column[uint64](rows, c)
+		case float64:
+			cols[c], ok = column[float64](rows, c)
+		case time.Time:
+			cols[c], ok = column[time.Time](rows, c)
+		}
+		if !ok {
+			return nil, false
+		}
+	}
+	return cols, true
+}
+
+func column[T any](rows [][]any, c int) ([]T, bool) {
+	out := make([]T, len(rows))
+	for i, r := range rows {
+		v, ok := r[c].(T)
+		if !ok {
+			return nil, false
+		}
+		out[i] = v
+	}
+	return out, true
+}
 
 // ExceptionCoder is implemented by errors that carry a ClickHouse exception
 // code, such as those of the embedded backend.
