@@ -250,26 +250,39 @@ func (in *Ingestor) Run(ctx context.Context) error {
 	}
 	in.log.Info("ingestor starting", "kafka", in.cfg.Kafka.String(), "group", in.cfg.Group,
 		"topics", in.cfg.Topics.Events(), "batch_rows", in.cfg.BatchRows, "batch_interval", in.cfg.BatchInterval, "warehouse", in.wh.Backend())
-	// One batch is built here while the previous one is made durable by a
-	// flush goroutine: decoding overlaps inserting. Flushes run one at a
-	// time and in order, so offsets are committed in order and each
-	// batch's duplicate check sees every batch before it. Rebalances are
-	// allowed only when no batch is open or in flight.
+	// Batches go to ClickHouse as jobs (see job) on goroutines of their own
+	// while this loop decodes the next batch; at most two are in flight.
+	// Rebalances are allowed only when no batch is open or in flight.
 	fctx, stopFlushes := context.WithCancel(context.WithoutCancel(ctx))
-	var inflight chan error
-	wait := func() error {
-		if inflight == nil {
-			return nil
+	var jobs []*job // in flight, oldest first
+	// reap forgets finished jobs, first waiting until at most keep remain,
+	// and returns the first error.
+	reap := func(keep int) error {
+		for len(jobs) > 0 {
+			j := jobs[0]
+			if len(jobs) > keep {
+				<-j.done
+			} else {
+				select {
+				case <-j.done:
+				default:
+					return nil
+				}
+			}
+			jobs = jobs[1:]
+			if j.err != nil {
+				return j.err
+			}
 		}
-		err := <-inflight
-		inflight = nil
-		return err
+		return nil
 	}
-	// Whatever the way out, no flush outlives Run (or its Kafka client):
-	// an unfinished one stops retrying and its batch stays uncommitted.
+	// Whatever the way out, no job outlives Run (or its Kafka client): an
+	// unfinished one stops retrying and its batch stays uncommitted.
 	defer func() {
 		stopFlushes()
-		_ = wait()
+		for _, j := range jobs {
+			<-j.done
+		}
 	}()
 	b := newBatch()
 	for {
@@ -283,11 +296,11 @@ func (in *Ingestor) Run(ctx context.Context) error {
 		cancel()
 		if ctx.Err() != nil {
 			in.addFetches(b, fetches)
-			// Give the flush in flight and the last batch the shutdown
+			// Give the jobs in flight and the last batch the shutdown
 			// timeout, then stop retrying.
 			t := time.AfterFunc(in.cfg.ShutdownTimeout, stopFlushes)
 			defer t.Stop()
-			if err := wait(); err != nil {
+			if err := reap(0); err != nil {
 				return fmt.Errorf("cannot flush a batch at shutdown (its offsets are not committed; it will be redelivered): %w", err)
 			}
 			return in.shutdown(fctx, b)
@@ -304,27 +317,20 @@ func (in *Ingestor) Run(ctx context.Context) error {
 		in.ready.Store(true)
 		in.addFetches(b, fetches)
 		in.buffered.Store(int64(b.n))
-		if inflight != nil {
-			select {
-			case err := <-inflight:
-				inflight = nil
-				if err != nil {
-					return err
-				}
-			default:
-			}
+		if err := reap(2); err != nil {
+			return err
 		}
 		if b.n >= in.cfg.BatchRows || (b.n > 0 && time.Since(b.opened) >= in.cfg.BatchInterval) {
-			if err := wait(); err != nil {
+			if err := reap(1); err != nil {
 				return err
 			}
-			done := make(chan error, 1)
-			go func(b *batch) { done <- in.flush(fctx, b) }(b)
-			inflight = done
+			j := newJob(b, jobs)
+			go in.flush(fctx, j)
+			jobs = append(jobs, j)
 			b = newBatch()
 			in.buffered.Store(0)
 		}
-		if b.n == 0 && inflight == nil {
+		if b.n == 0 && len(jobs) == 0 {
 			in.cl.AllowRebalance()
 		}
 	}
@@ -334,8 +340,9 @@ func (in *Ingestor) Run(ctx context.Context) error {
 // flush's retries.
 func (in *Ingestor) shutdown(ctx context.Context, b *batch) error {
 	if b.n > 0 {
-		if err := in.flush(ctx, b); err != nil {
-			return fmt.Errorf("cannot flush the last batch at shutdown (its offsets are not committed; it will be redelivered): %w", err)
+		j := newJob(b, nil)
+		if in.flush(ctx, j); j.err != nil {
+			return fmt.Errorf("cannot flush the last batch at shutdown (its offsets are not committed; it will be redelivered): %w", j.err)
 		}
 	}
 	in.cl.AllowRebalance()
@@ -417,10 +424,102 @@ func (in *Ingestor) decode(r *kgo.Record) decoded {
 	return decoded{ev: ev}
 }
 
-// flush makes the batch durable (inserts and DLQ records), then commits its
-// offsets. Inserts and DLQ writes are retried until they succeed or ctx ends.
-func (in *Ingestor) flush(ctx context.Context, b *batch) error {
+// job is one batch on its way to ClickHouse, in two stages. The lookup
+// stage asks the warehouse which rows are new (warehouse.Splitter); the
+// write stage stores them, writes the DLQ records and commits. Lookups run
+// one at a time in batch order, and so do writes; the lookup of a batch
+// overlaps the write of the batch before it, so it also drops the rows that
+// write holds (ids). A write waits for the write before it and gives up if
+// that one failed: offsets are committed in order, and never past a batch
+// that was not stored.
+type job struct {
+	b      *batch
+	prev   *job          // the job before, while it may be unfinished
+	looked chan struct{} // closed when the lookup stage has ended
+	done   chan struct{} // closed when the job has ended; err is then set
+	fresh  map[schemas.Type][]warehouse.Row
+	dups   map[schemas.Type]int
+	ids    map[string]struct{} // event ids in fresh
+	err    error
+}
+
+func newJob(b *batch, inflight []*job) *job {
+	j := &job{b: b, looked: make(chan struct{}), done: make(chan struct{}),
+		fresh: map[schemas.Type][]warehouse.Row{}, dups: map[schemas.Type]int{}, ids: map[string]struct{}{}}
+	if len(inflight) > 0 {
+		j.prev = inflight[len(inflight)-1]
+	}
+	return j
+}
+
+// flush runs job j to its end and records its error in j.err. Lookups,
+// inserts and DLQ writes are retried until they succeed or ctx ends.
+func (in *Ingestor) flush(ctx context.Context, j *job) {
+	looked := false
+	defer func() {
+		if !looked {
+			close(j.looked)
+		}
+		close(j.done)
+	}()
+	j.err = in.runJob(ctx, j, &looked)
+}
+
+func (in *Ingestor) runJob(ctx context.Context, j *job, looked *bool) error {
 	start := time.Now()
+	b := j.b
+	sp, split := in.wh.(warehouse.Splitter)
+	spent := map[schemas.Type]time.Duration{}
+	if split {
+		if j.prev != nil {
+			<-j.prev.looked
+		}
+		for _, t := range schemas.Types {
+			rows := b.rows[t]
+			if len(rows) == 0 {
+				continue
+			}
+			table := t.Plural()
+			t0 := time.Now()
+			var fresh []warehouse.Row
+			var dups int
+			err := in.retry(ctx, "look up stored "+table, func(ctx context.Context) error {
+				var err error
+				fresh, dups, err = sp.NewRows(ctx, t, rows)
+				if err != nil {
+					in.insertFailed(ctx, table, len(rows), err)
+				}
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if j.prev != nil && len(j.prev.ids) > 0 {
+				kept := fresh[:0]
+				for _, r := range fresh {
+					if _, held := j.prev.ids[r.Event.ID()]; held {
+						dups++
+						continue
+					}
+					kept = append(kept, r)
+				}
+				fresh = kept
+			}
+			for _, r := range fresh {
+				j.ids[r.Event.ID()] = struct{}{}
+			}
+			j.fresh[t], j.dups[t], spent[t] = fresh, dups, time.Since(t0)
+		}
+	}
+	close(j.looked)
+	*looked = true
+	if j.prev != nil {
+		<-j.prev.done
+		if j.prev.err != nil {
+			return fmt.Errorf("an earlier batch was not stored: %w", j.prev.err)
+		}
+		j.prev = nil // let finished jobs be collected
+	}
 	for _, t := range schemas.Types {
 		rows := b.rows[t]
 		if len(rows) == 0 {
@@ -431,17 +530,17 @@ func (in *Ingestor) flush(ctx context.Context, b *batch) error {
 		err := in.retry(ctx, "insert into "+table, func(ctx context.Context) error {
 			t0 := time.Now()
 			var err error
-			res, err = in.wh.Insert(ctx, t, rows)
+			if split {
+				res.Inserted, err = sp.InsertUnchecked(ctx, t, j.fresh[t])
+				res.Duplicates = j.dups[t]
+			} else {
+				res, err = in.wh.Insert(ctx, t, rows)
+			}
 			if err != nil {
-				in.m.insertErrors.WithLabelValues(table).Inc()
-				if !warehouse.IsRetriable(err) && ctx.Err() == nil {
-					// Still retried: dropping the batch would lose data. The
-					// insert-errors alert calls someone to fix the cause.
-					in.log.Error("insert failed with an error that does not look transient; retrying until it is fixed", "table", table, "rows", len(rows), "err", err)
-				}
+				in.insertFailed(ctx, table, len(rows), err)
 				return err
 			}
-			in.m.insertDuration.WithLabelValues(table).Observe(time.Since(t0).Seconds())
+			in.m.insertDuration.WithLabelValues(table).Observe((time.Since(t0) + spent[t]).Seconds())
 			return nil
 		})
 		if err != nil {
@@ -507,6 +606,16 @@ func (in *Ingestor) flush(ctx context.Context, b *batch) error {
 	in.m.lastFlush.SetToCurrentTime()
 	in.batchesOK.Add(1)
 	return nil
+}
+
+// insertFailed counts and, for errors that do not look transient, logs a
+// failed lookup or insert. The caller retries: dropping the batch would
+// lose data; the insert-errors alert calls someone to fix the cause.
+func (in *Ingestor) insertFailed(ctx context.Context, table string, rows int, err error) {
+	in.m.insertErrors.WithLabelValues(table).Inc()
+	if !warehouse.IsRetriable(err) && ctx.Err() == nil {
+		in.log.Error("insert failed with an error that does not look transient; retrying until it is fixed", "table", table, "rows", rows, "err", err)
+	}
 }
 
 // commit commits the batch's offsets. A failed commit is logged and counted,

@@ -614,3 +614,37 @@ func TestWrongKey(t *testing.T) {
 		t.Fatalf("DLQ kind %q, want wrong_key", k)
 	}
 }
+
+// TestDuplicatesInAdjacentBatches sends every event twice, the copy in the
+// batch right after the original's, so that the copy's lookup runs while the
+// original's write may still be in flight: each event is stored once.
+func TestDuplicatesInAdjacentBatches(t *testing.T) {
+	for _, be := range backends() {
+		t.Run(be.name, func(t *testing.T) {
+			b := startBroker(t)
+			wh := be.open(t)
+			w := newWorld(200)
+			rs := w.records(t)
+			const chunk = 60
+			var seq []*kgo.Record
+			for i := 0; i < len(rs); i += chunk {
+				part := rs[i:min(i+chunk, len(rs))]
+				seq = append(seq, part...)
+				for _, r := range part {
+					c := *r
+					seq = append(seq, &c)
+				}
+			}
+			produce(t, b, seq...)
+			r := startIngestor(t, b, wh, func(c *Config, _ *Ingestor) { c.BatchRows = chunk })
+			waitFor(t, 60*time.Second, "every record to be seen", func() (bool, string) {
+				st := r.in.Stats()
+				return st.Stored+st.Duplicates == int64(len(seq)), fmt.Sprintf("%+v of %d", st, len(seq))
+			})
+			if st := r.in.Stats(); st.Stored != int64(len(rs)) || st.Duplicates != int64(len(rs)) {
+				t.Fatalf("stats %+v, want %d stored and %d duplicates", st, len(rs), len(rs))
+			}
+			waitCounts(t, wh, w.want)
+		})
+	}
+}

@@ -166,13 +166,25 @@ func (w *sqlWarehouse) Count(ctx context.Context, t schemas.Type) (uint64, error
 // collapses the extra copy at merge time, and every read here deduplicates
 // by event_id in the meantime: the second line of defence.
 func (w *sqlWarehouse) Insert(ctx context.Context, t schemas.Type, rows []Row) (InsertResult, error) {
+	fresh, dups, err := w.NewRows(ctx, t, rows)
+	if err != nil {
+		return InsertResult{}, err
+	}
+	if err := w.write(ctx, rawTables[t], fresh); err != nil {
+		return InsertResult{}, err
+	}
+	return InsertResult{Inserted: len(fresh), Duplicates: dups}, nil
+}
+
+// NewRows implements Splitter: the first half of Insert.
+func (w *sqlWarehouse) NewRows(ctx context.Context, t schemas.Type, rows []Row) ([]Row, int, error) {
 	var res InsertResult
 	rt, ok := rawTables[t]
 	if !ok {
-		return InsertResult{}, fmt.Errorf("cannot insert events of unknown type %q", t)
+		return nil, 0, fmt.Errorf("cannot insert events of unknown type %q", t)
 	}
 	if len(rows) == 0 {
-		return res, nil
+		return nil, 0, nil
 	}
 	// Check every row before touching the table, and drop in-call repeats.
 	seen := make(map[string]struct{}, len(rows))
@@ -180,13 +192,13 @@ func (w *sqlWarehouse) Insert(ctx context.Context, t schemas.Type, rows []Row) (
 	var minT, maxT time.Time
 	for i, r := range rows {
 		if r.Event == nil {
-			return InsertResult{}, fmt.Errorf("cannot insert %s row %d: no event", t, i)
+			return nil, 0, fmt.Errorf("cannot insert %s row %d: no event", t, i)
 		}
 		if r.Event.Type() != t {
-			return InsertResult{}, fmt.Errorf("cannot insert %s row %d into the %s table: rows of one call must share one type", r.Event.Type(), i, t)
+			return nil, 0, fmt.Errorf("cannot insert %s row %d into the %s table: rows of one call must share one type", r.Event.Type(), i, t)
 		}
 		if err := r.Event.Validate(); err != nil {
-			return InsertResult{}, fmt.Errorf("cannot insert %s row %d (event %s): %w", t, i, r.Event.ID(), err)
+			return nil, 0, fmt.Errorf("cannot insert %s row %d (event %s): %w", t, i, r.Event.ID(), err)
 		}
 		id := r.Event.ID()
 		if _, dup := seen[id]; dup {
@@ -211,7 +223,7 @@ func (w *sqlWarehouse) Insert(ctx context.Context, t schemas.Type, rows []Row) (
 	stored := make(map[string]struct{})
 	for chunk := range slices.Chunk(ids, maxIDsPerLookup) {
 		if err := w.collectIDs(ctx, w.q.existingIDs(rt, minT, maxT, chunk), stored); err != nil {
-			return InsertResult{}, fmt.Errorf("cannot look up stored %s event ids: %w", t, err)
+			return nil, 0, fmt.Errorf("cannot look up stored %s event ids: %w", t, err)
 		}
 	}
 	newRows := fresh[:0]
@@ -222,11 +234,7 @@ func (w *sqlWarehouse) Insert(ctx context.Context, t schemas.Type, rows []Row) (
 		}
 		newRows = append(newRows, r)
 	}
-	if err := w.write(ctx, rt, newRows); err != nil {
-		return InsertResult{}, err
-	}
-	res.Inserted = len(newRows)
-	return res, nil
+	return newRows, res.Duplicates, nil
 }
 
 // write stores rows in rt's table with one insert, as they are.
@@ -367,6 +375,17 @@ func (w *sqlWarehouse) OutcomeMoments(ctx context.Context, f MomentFilter) ([]Ou
 		return nil, fmt.Errorf("cannot read outcome moments: %w", err)
 	}
 	return out, nil
+}
+
+// Splitter is implemented by the warehouses of this package. It splits
+// Insert in two halves, so that a caller can look up one batch while the
+// previous one is being written: NewRows checks rows and drops those whose
+// event_id is repeated in the call or already stored; InsertUnchecked of
+// what it returns completes the Insert. Between the halves the caller must
+// itself drop the rows that another unfinished write holds.
+type Splitter interface {
+	NewRows(ctx context.Context, t schemas.Type, rows []Row) (fresh []Row, duplicates int, err error)
+	UncheckedInserter
 }
 
 // UncheckedInserter is implemented by the warehouses of this package. It
