@@ -53,10 +53,10 @@ type Config struct {
 	MaxRecordBytes int
 	// RetryMin and RetryMax bound the exponential backoff between insert
 	// retries (defaults 100ms and 10s). Retries never give up: a batch is
-	// never dropped. While a batch is retried the loop builds at most one
+	// never dropped. While a batch is retried the loop builds at most two
 	// more, then stops polling, so fetching pauses (backpressure).
 	RetryMin, RetryMax time.Duration
-	// ShutdownTimeout bounds, after the context ends, the flush in flight
+	// ShutdownTimeout bounds, after the context ends, the jobs in flight
 	// and the flush of the open batch together (default 30s). If it
 	// expires their offsets are not committed, so nothing is lost.
 	ShutdownTimeout time.Duration
@@ -67,7 +67,7 @@ type Config struct {
 	TopicPartitions int32
 	// OnStored, when set, is called after each flush with the Kafka
 	// timestamps of the records it made durable and the time it finished,
-	// for latency benchmarks. It runs on the flush goroutine: keep it
+	// for latency benchmarks. It runs on a job goroutine: keep it
 	// cheap.
 	OnStored func(recordTimes []time.Time, stored time.Time)
 }
@@ -120,7 +120,7 @@ type Stats struct {
 }
 
 // Ingestor is one member of the ingestor consumer group. Run owns the
-// consume loop and the flush goroutine it starts (one at a time), and
+// consume loop and the job goroutines it starts (at most two), and
 // returns only after both ended; it closes the Kafka client. An Ingestor is
 // used for one Run.
 type Ingestor struct {
