@@ -21,7 +21,7 @@ func openHillstrom(t *testing.T) *os.File {
 	t.Helper()
 	f, err := os.Open(hillstromPath)
 	if err != nil {
-		t.Skipf("Hillstrom data not available: %v", err)
+		t.Fatalf("cannot open the Hillstrom data (data/hillstrom.csv is part of the repository): %v", err)
 	}
 	t.Cleanup(func() { f.Close() })
 	return f

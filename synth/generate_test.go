@@ -532,29 +532,6 @@ func TestSinkErrorAndCancel(t *testing.T) {
 	}
 }
 
-// raceEnabled is set by race_test.go in -race builds.
-var raceEnabled bool
-
-// TestSpeed generates the default world, encoding every event as a sink
-// would, and reports the rate.
-func TestSpeed(t *testing.T) {
-	if testing.Short() || raceEnabled {
-		t.Skip("timing is meaningless in -short and -race runs")
-	}
-	var n int
-	sink := eventsink.Func(func(_ context.Context, ev schemas.Event) error {
-		n++
-		_, err := schemas.Encode(ev)
-		return err
-	})
-	start := time.Now()
-	if _, err := Generate(context.Background(), Config{Seed: 1}, sink); err != nil {
-		t.Fatal(err)
-	}
-	d := time.Since(start)
-	t.Logf("default world: %d events in %s (%.0f events/s, encoding included)", n, d.Round(time.Millisecond), float64(n)/d.Seconds())
-}
-
 // BenchmarkGenerate measures generating the default world without encoding.
 func BenchmarkGenerate(b *testing.B) {
 	var n int

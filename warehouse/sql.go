@@ -161,11 +161,11 @@ func appendFlatJSON(b []byte, m map[string]any) ([]byte, bool) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k)
+		b = AppendJSONString(b, k)
 		b = append(b, ':')
 		switch v := m[k].(type) {
 		case string:
-			b = appendJSONString(b, v)
+			b = AppendJSONString(b, v)
 		case bool:
 			b = strconv.AppendBool(b, v)
 		case nil:
@@ -177,10 +177,10 @@ func appendFlatJSON(b []byte, m map[string]any) ([]byte, bool) {
 	return append(b, '}'), true
 }
 
-// appendJSONString quotes s as encoding/json does by default: control
+// AppendJSONString appends s quoted as encoding/json quotes it by default: control
 // characters, '"' and '\\' escaped; '<', '>' and '&' as \u003c, \u003e,
 // \u0026 (HTML-safe); U+2028 and U+2029 escaped; invalid UTF-8 as U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
+func AppendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
 	start := 0
