@@ -30,5 +30,5 @@ export PREFLIGHT_TEST_CLICKHOUSE_DSN="$(scripts/clickhouse-server.sh dsn)"
 
 go vet ./...
 # The race detector runs on the packages that start goroutines.
-go test -race -count=1 -timeout 15m ./ingest/... ./streams/... ./eventsink/... ./cmd/ingestor/... "$@"
+go test -race -count=1 -timeout 15m ./ingest/... ./streams/... ./eventsink/... ./cmd/... ./internal/demo/... "$@"
 go test -count=1 -timeout 15m ./... "$@"

@@ -86,7 +86,9 @@ func (s cliSink) Close() error {
 // openSink opens the files or Kafka sink and returns it with the default
 // truth path. Kafka topics are created when missing.
 func openSink(ctx context.Context, dir, brokers, prefix string, progress io.Writer) (cliSink, string, error) {
-	bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(progress), progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"))
+	// No spinner ticker: progressbar's ticker goroutine reads the bar's
+	// state without its lock (a data race) and outlives unfinished bars.
+	bar := progressbar.NewOptions64(-1, progressbar.OptionSetSpinnerChangeInterval(0), progressbar.OptionSetWriter(progress), progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"))
 	if dir != "" {
 		f, err := eventsink.NewFiles(dir)
 		if err != nil {

@@ -99,7 +99,9 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) (*Result, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
-	bar := progressbar.NewOptions64(-1, progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription("producing to kafka"),
+	// No spinner ticker: progressbar's ticker goroutine reads the bar's
+	// state without its lock (a data race) and outlives unfinished bars.
+	bar := progressbar.NewOptions64(-1, progressbar.OptionSetSpinnerChangeInterval(0), progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription("producing to kafka"),
 		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"), progressbar.OptionThrottle(100*time.Millisecond))
 	sink, err := eventsink.NewKafka(eventsink.KafkaConfig{
 		Brokers: st.Kafka.Brokers, TopicPrefix: st.Topics.Prefix,
