@@ -160,6 +160,10 @@ func New(cfg Config, wh warehouse.Warehouse, log *slog.Logger, m *Metrics) (*Ing
 		kgo.FetchMaxBytes(64<<20),
 		kgo.FetchMaxPartitionBytes(8<<20),
 		kgo.ProducerBatchMaxBytes(int32(max(2*cfg.MaxRecordBytes, 1<<20))),
+		// A partition that leaves this member takes its lag series along,
+		// so a dashboard never shows a stale lag for it from here.
+		kgo.OnPartitionsRevoked(m.forgetLag),
+		kgo.OnPartitionsLost(m.forgetLag),
 	)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

@@ -648,3 +648,30 @@ func TestDuplicatesInAdjacentBatches(t *testing.T) {
 		})
 	}
 }
+
+// TestLagSeriesFollowPartitions starts a second member: the partitions
+// that move to it leave the first member's lag gauge.
+func TestLagSeriesFollowPartitions(t *testing.T) {
+	b := startBroker(t)
+	wh := backends()[1].open(t)
+	a := startIngestor(t, b, wh, nil)
+	w := newWorld(300)
+	produce(t, b, w.records(t)...)
+	waitCounts(t, wh, w.want)
+	series := func(in *Ingestor) int {
+		ch := make(chan prometheus.Metric, 64)
+		in.m.lag.Collect(ch)
+		close(ch)
+		return len(ch)
+	}
+	total := series(a.in)
+	if total < 10 {
+		t.Fatalf("first member exports %d lag series, want one per partition it read (at least 10)", total)
+	}
+	startIngestor(t, b, wh, nil) // same group: the partitions are shared
+	produce(t, b, newWorld(300).records(t)...)
+	waitFor(t, 60*time.Second, "partitions to move to the second member", func() (bool, string) {
+		n := series(a.in)
+		return n < total, fmt.Sprintf("first member still exports %d of %d lag series", n, total)
+	})
+}

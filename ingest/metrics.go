@@ -1,7 +1,11 @@
 package ingest
 
 import (
+	"context"
+	"strconv"
+
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Metrics are the ingestor's Prometheus instruments.
@@ -17,6 +21,16 @@ type Metrics struct {
 	lag            *prometheus.GaugeVec
 	lastFlush      prometheus.Gauge
 	eventLag       prometheus.Histogram
+}
+
+// forgetLag deletes the lag series of partitions this member no longer
+// owns. It has the signature of kgo.OnPartitionsRevoked.
+func (m *Metrics) forgetLag(_ context.Context, _ *kgo.Client, gone map[string][]int32) {
+	for topic, parts := range gone {
+		for _, p := range parts {
+			m.lag.DeleteLabelValues(topic, strconv.Itoa(int(p)))
+		}
+	}
 }
 
 // NewMetrics creates the ingestor's metrics and registers them with reg.
