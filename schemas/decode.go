@@ -107,8 +107,11 @@ func Decode(schemaHeader string, value []byte) (Event, error) {
 
 // DecodeAs is Decode for a type already known.
 func DecodeAs(t Type, value []byte) (Event, error) {
-	raw, ok := topLevelMembers(value)
-	if !ok {
+	var buf [24]member
+	raw, ok := appendMembers(buf[:0], value)
+	if ok {
+		raw = lastOfEachName(raw)
+	} else {
 		// Not a single valid JSON object: let encoding/json say why.
 		var m map[string]json.RawMessage
 		dec := json.NewDecoder(bytes.NewReader(value))
@@ -122,16 +125,21 @@ func DecodeAs(t Type, value []byte) (Event, error) {
 		if _, err := dec.Token(); err != io.EOF {
 			return nil, &DecodeError{Kind: "invalid_json", Err: fmt.Errorf("%s: trailing data after the JSON object", t)}
 		}
-		raw = m
+		raw = raw[:0]
+		for name, v := range m {
+			raw = append(raw, member{name: []byte(name), value: v})
+		}
 	}
 	ev := New(t)
 	var fe []FieldError
 	known := jsonFields(ev)
 	var extra map[string]any
 	rv := reflect.ValueOf(ev).Elem()
-	for name, msg := range raw {
-		idx, ok := known[name]
+	for _, mb := range raw {
+		msg := mb.value
+		idx, ok := known[string(mb.name)]
 		if !ok {
+			name := string(mb.name)
 			var v any
 			if err := json.Unmarshal(msg, &v); err != nil {
 				// Valid JSON fails only with a number beyond float64.
@@ -149,7 +157,7 @@ func DecodeAs(t Type, value []byte) (Event, error) {
 			continue
 		}
 		if err := decodeField(f, msg); err != nil {
-			fe = append(fe, FieldError{Path: string(t) + "." + name, Reason: typeReason(f.Type(), msg)})
+			fe = append(fe, FieldError{Path: string(t) + "." + string(mb.name), Reason: typeReason(f.Type(), msg)})
 		}
 	}
 	if len(extra) > 0 {
@@ -197,7 +205,10 @@ func sortFieldErrors(t Type, known map[string]int, fe []FieldError) {
 	})
 }
 
-var timeType = reflect.TypeFor[time.Time]()
+var (
+	timeType = reflect.TypeFor[time.Time]()
+	mapType  = reflect.TypeFor[map[string]any]()
+)
 
 // decodeField decodes msg, which is not null, into the struct field f.
 // Timestamps are read as JSON strings (escapes and all, which
@@ -225,55 +236,145 @@ func decodeField(f reflect.Value, msg json.RawMessage) error {
 
 // topLevelMembers splits a JSON object into its members, the last of
 // repeated names winning, as decoding into a map[string]json.RawMessage
-// does but in one pass and without copying the values. It reports false
-// when value is not exactly one valid JSON object (the grammar of RFC 8259,
-// as encoding/json accepts it: bytes that are not UTF-8 pass, nesting is
-// limited to maxDepth); the caller then decodes with encoding/json for its
-// error message. Values are sub-slices of value.
+// does. It reports false when value is not exactly one valid JSON object
+// (see appendMembers). Values are sub-slices of value.
 func topLevelMembers(value []byte) (map[string]json.RawMessage, bool) {
-	i := skipSpace(value, 0)
-	if i >= len(value) || value[i] != '{' {
+	ms, ok := appendMembers(nil, value)
+	if !ok {
 		return nil, false
 	}
-	out := make(map[string]json.RawMessage, 16)
+	out := make(map[string]json.RawMessage, len(ms))
+	for _, m := range ms {
+		out[string(m.name)] = m.value
+	}
+	return out, true
+}
+
+// member is one member of a JSON object: its name, unescaped, and its raw
+// value.
+type member struct {
+	name  []byte
+	value json.RawMessage
+}
+
+// appendMembers appends the members of the JSON object value to dst, in
+// order, repeats included, in one pass and without copying names or values
+// (a name is copied only when it has escapes to undo). It reports false
+// when value is not exactly one valid JSON object — the grammar of RFC 8259
+// as encoding/json accepts it: bytes that are not UTF-8 pass, nesting is
+// limited to maxDepth — and the caller then asks encoding/json why.
+func appendMembers(dst []member, value []byte) ([]member, bool) {
+	i := skipSpace(value, 0)
+	if i >= len(value) || value[i] != '{' {
+		return dst, false
+	}
 	i = skipSpace(value, i+1)
 	if i < len(value) && value[i] == '}' {
-		return out, skipSpace(value, i+1) == len(value)
+		return dst, skipSpace(value, i+1) == len(value)
 	}
 	for {
 		end, ok := scanString(value, i)
 		if !ok {
-			return nil, false
+			return dst, false
 		}
-		key := value[i:end]
-		var name string
-		if bytes.IndexByte(key, '\\') < 0 && utf8.Valid(key) {
-			name = string(key[1 : len(key)-1])
-		} else if err := json.Unmarshal(key, &name); err != nil {
-			return nil, false
+		name := value[i+1 : end-1]
+		if bytes.IndexByte(name, '\\') >= 0 || !utf8.Valid(name) {
+			var s string
+			if err := json.Unmarshal(value[i:end], &s); err != nil {
+				return dst, false
+			}
+			name = []byte(s)
 		}
 		i = skipSpace(value, end)
 		if i >= len(value) || value[i] != ':' {
-			return nil, false
+			return dst, false
 		}
 		i = skipSpace(value, i+1)
 		if end, ok = scanValue(value, i, 1); !ok {
-			return nil, false
+			return dst, false
 		}
-		out[name] = value[i:end:end]
+		dst = append(dst, member{name: name, value: value[i:end:end]})
 		i = skipSpace(value, end)
 		if i >= len(value) {
-			return nil, false
+			return dst, false
 		}
 		switch value[i] {
 		case '}':
-			return out, skipSpace(value, i+1) == len(value)
+			return dst, skipSpace(value, i+1) == len(value)
 		case ',':
 			i = skipSpace(value, i+1)
+		default:
+			return dst, false
+		}
+	}
+}
+
+// lastOfEachName drops every member whose name comes again later, keeping
+// the order of the rest: the last of repeated names wins, as in
+// encoding/json. Objects are small, so a quadratic check costs less than a
+// map; ms is returned as is when its names are distinct, as they nearly
+// always are.
+func lastOfEachName(ms []member) []member {
+	dup := false
+	for i := 1; i < len(ms) && !dup; i++ {
+		for j := range i {
+			if bytes.Equal(ms[i].name, ms[j].name) {
+				dup = true
+				break
+			}
+		}
+	}
+	if !dup {
+		return ms
+	}
+	out := make([]member, 0, len(ms))
+	for i, m := range ms {
+		if !slices.ContainsFunc(ms[i+1:], func(n member) bool { return bytes.Equal(n.name, m.name) }) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// flatObject decodes a JSON object whose members are all plain strings
+// (no escapes, valid UTF-8), numbers, booleans or null into the
+// map[string]any that json.Unmarshal would give (numbers as float64, parsed
+// with strconv as encoding/json does; the last of repeated names wins). It
+// reports false for anything else — nesting, escapes, a number beyond
+// float64 — and the caller falls back to encoding/json. Free-form content
+// and metadata are usually flat, and this halves their decoding cost.
+func flatObject(msg []byte) (map[string]any, bool) {
+	var buf [16]member
+	ms, ok := appendMembers(buf[:0], msg)
+	if !ok {
+		return nil, false
+	}
+	out := make(map[string]any, len(ms))
+	for _, m := range ms {
+		v, n := m.value, len(m.value)
+		switch c := v[0]; {
+		case c == '"':
+			if bytes.IndexByte(v, '\\') >= 0 || !utf8.Valid(v) {
+				return nil, false
+			}
+			out[string(m.name)] = string(v[1 : n-1])
+		case c == '-' || isDigit(c):
+			f, err := strconv.ParseFloat(string(v), 64)
+			if err != nil {
+				return nil, false
+			}
+			out[string(m.name)] = f
+		case string(v) == "true":
+			out[string(m.name)] = true
+		case string(v) == "false":
+			out[string(m.name)] = false
+		case string(v) == "null":
+			out[string(m.name)] = nil
 		default:
 			return nil, false
 		}
 	}
+	return out, true
 }
 
 // maxDepth is encoding/json's limit on nesting.
@@ -454,6 +555,16 @@ func fastDecode(f reflect.Value, msg json.RawMessage) bool {
 			return false
 		}
 		f.SetFloat(v)
+		return true
+	case reflect.Map:
+		if f.Type() != mapType || n == 0 || msg[0] != '{' {
+			return false
+		}
+		m, ok := flatObject(msg)
+		if !ok {
+			return false
+		}
+		f.Set(reflect.ValueOf(m))
 		return true
 	case reflect.Int, reflect.Int64:
 		if n == 0 || (msg[0] != '-' && !isDigit(msg[0])) {

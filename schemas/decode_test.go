@@ -394,3 +394,38 @@ func TestTimestampKeepsOffset(t *testing.T) {
 		t.Errorf("Encode = %s", b)
 	}
 }
+
+// TestRepeatedNamesLastWins checks that a member given twice counts once, as
+// its last occurrence, also when the first is null or of the wrong type and
+// when the repeat is an unknown field: what decoding the object into a map
+// first gives.
+func TestRepeatedNamesLastWins(t *testing.T) {
+	cases := []struct {
+		name, value string
+		check       func(*Exposure) bool
+	}{
+		{"known", strings.Replace(exposureJSON, `"cost":0.004`, `"cost":0.5,"cost":0.004`, 1),
+			func(e *Exposure) bool { return e.Cost == 0.004 }},
+		{"wrong type first", strings.Replace(exposureJSON, `"cost":0.004`, `"cost":"x","cost":0.004`, 1),
+			func(e *Exposure) bool { return e.Cost == 0.004 }},
+		{"null last", strings.Replace(exposureJSON, `"cost":0.004`, `"cost":0.004,"cost":null`, 1),
+			func(e *Exposure) bool { return e.Cost == 0 }},
+		{"unknown", strings.Replace(exposureJSON, `"cost":0.004`, `"cost":0.004,"x":1,"x":2`, 1),
+			func(e *Exposure) bool { return e.Metadata["x"] == 2.0 }},
+		{"escaped name", strings.Replace(exposureJSON, `"cost":0.004`, `"cost":0.5,"c\u006fst":0.004`, 1),
+			func(e *Exposure) bool { return e.Cost == 0.004 }},
+		{"content", strings.Replace(exposureJSON, `"discount_pct":20`, `"discount_pct":20,"discount_pct":30`, 1),
+			func(e *Exposure) bool { return e.Content["discount_pct"] == 30.0 }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ev, err := DecodeAs(TypeExposure, []byte(c.value))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e := ev.(*Exposure); !c.check(e) {
+				t.Errorf("decoded %+v from %s", e, c.value)
+			}
+		})
+	}
+}

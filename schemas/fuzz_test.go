@@ -139,3 +139,25 @@ func TestTopLevelMembersDepth(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFlatObject checks the flat-object fast path against encoding/json:
+// whenever flatObject accepts an input, json.Unmarshal into a map[string]any
+// accepts it too and gives the same map.
+func FuzzFlatObject(f *testing.F) {
+	for _, s := range []string{`{}`, `{"a":1,"b":"x","c":true,"d":null,"e":false}`, `{"a":1e400}`, `{"a":"\u00e9"}`, `{"a":{"b":1}}`, `{"a":1,"a":"y"}`, `{"a":-0.5e-3}`, "{\"a\":\"\xff\"}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, ok := flatObject(b)
+		if !ok {
+			return
+		}
+		var want map[string]any
+		if err := json.Unmarshal(b, &want); err != nil {
+			t.Fatalf("flatObject accepted %q, encoding/json refuses it: %v", b, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("flatObject(%q) = %#v, encoding/json gives %#v", b, got, want)
+		}
+	})
+}

@@ -172,9 +172,11 @@ func (w *sqlWarehouse) Migrate(ctx context.Context) error {
 				return err
 			}
 		}
-		err := w.e.InsertRows(ctx, w.q.insert("schema_migrations", []string{"version", "name", "applied_at"}),
-			[]string{"version", "name", "applied_at"},
-			[][]any{{m.Version, m.Name, time.Now().UTC().Truncate(time.Second)}})
+		b := &Block{
+			Columns: []string{"version", "name", "applied_at"},
+			Data:    []any{[]uint32{m.Version}, []string{m.Name}, []time.Time{time.Now().UTC().Truncate(time.Second)}},
+		}
+		err := w.e.InsertRows(ctx, w.q.insert("schema_migrations", b.Columns), b)
 		if err != nil {
 			return fmt.Errorf("cannot record migration %04d_%s in %s: %w", m.Version, m.Name, w.database, err)
 		}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/ext"
 	chdriver "github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
@@ -194,27 +195,22 @@ func (e *serverEngine) Query(ctx context.Context, query string) (Rows, error) {
 	return e.conn.Query(ctx, query)
 }
 
-// InsertRows implements Engine with one clickhouse-go batch: the statement
-// names its columns, which ClickHouse 18.16 requires of batch inserts.
-func (e *serverEngine) InsertRows(ctx context.Context, insert string, columns []string, rows [][]any) error {
+// InsertRows implements Engine with one clickhouse-go batch, one typed
+// column at a time (clickhouse-go copies a typed slice without the per-value
+// reflection of appending row by row). The statement names its columns,
+// which ClickHouse 18.16 requires of batch inserts.
+func (e *serverEngine) InsertRows(ctx context.Context, insert string, b *Block) error {
+	if err := b.Check(); err != nil {
+		return err
+	}
 	batch, err := e.conn.PrepareBatch(ctx, insert)
 	if err != nil {
 		return fmt.Errorf("cannot prepare the insert: %w", err)
 	}
 	defer batch.Abort() // no-op once sent
-	if cols, ok := columnsOf(len(columns), rows); ok {
-		// One typed slice per column: clickhouse-go copies it without the
-		// per-value reflection of Append(row...).
-		for c, col := range cols {
-			if err := batch.Column(c).Append(col); err != nil {
-				return fmt.Errorf("cannot append column %s to the insert: %w", columns[c], err)
-			}
-		}
-	} else {
-		for i, r := range rows {
-			if err := batch.Append(r...); err != nil {
-				return fmt.Errorf("cannot append row %d to the insert: %w", i, err)
-			}
+	for c, col := range b.Data {
+		if err := batch.Column(c).Append(col); err != nil {
+			return fmt.Errorf("cannot append column %s to the insert: %w", b.Columns[c], err)
 		}
 	}
 	if err := batch.Send(); err != nil {
@@ -223,54 +219,22 @@ func (e *serverEngine) InsertRows(ctx context.Context, insert string, columns []
 	return nil
 }
 
+// QueryWithIDs implements IDQuerier with clickhouse-go's external tables.
+func (e *serverEngine) QueryWithIDs(ctx context.Context, query, table string, ids []string) (Rows, error) {
+	t, err := ext.NewTable(table, ext.Column("id", "String"))
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if err := t.Append(id); err != nil {
+			return nil, err
+		}
+	}
+	return e.conn.Query(clickhouse.Context(ctx, clickhouse.WithExternalTable(t)), query)
+}
+
 // Close implements Engine.
 func (e *serverEngine) Close() error { return e.conn.Close() }
-
-// columnsOf turns rows of n values into n typed column slices ([]string,
-// []int64, []float64, []time.Time, ...). It reports false when a column
-// mixes Go types or holds a type it does not know; the caller then appends
-// row by row.
-func columnsOf(n int, rows [][]any) ([]any, bool) {
-	if len(rows) == 0 {
-		return nil, false
-	}
-	cols := make([]any, n)
-	for c := range n {
-		var ok bool
-		switch rows[0][c].(type) {
-		case string:
-			cols[c], ok = column[string](rows, c)
-		case int32:
-			cols[c], ok = column[int32](rows, c)
-		case int64:
-			cols[c], ok = column[int64](rows, c)
-		case uint32:
-			cols[c], ok = column[uint32](rows, c)
-		case uint64:
-			cols[c], ok = column[uint64](rows, c)
-		case float64:
-			cols[c], ok = column[float64](rows, c)
-		case time.Time:
-			cols[c], ok = column[time.Time](rows, c)
-		}
-		if !ok {
-			return nil, false
-		}
-	}
-	return cols, true
-}
-
-func column[T any](rows [][]any, c int) ([]T, bool) {
-	out := make([]T, len(rows))
-	for i, r := range rows {
-		v, ok := r[c].(T)
-		if !ok {
-			return nil, false
-		}
-		out[i] = v
-	}
-	return out, true
-}
 
 // ExceptionCoder is implemented by errors that carry a ClickHouse exception
 // code, such as those of the embedded backend.

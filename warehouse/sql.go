@@ -108,14 +108,69 @@ var metaColumns = []string{"_topic", "_partition", "_offset", "ingested_at"}
 // rawTable describes the raw table of one event type.
 type rawTable struct {
 	name    string
-	timeCol string   // the event time column; the sort key starts with its hour
-	columns []string // event columns, in the order values returns them
-	values  func(ev schemas.Event) ([]any, error)
+	timeCol string   // the event time column; the sort key starts with it
+	columns []string // event columns, in the order appendRow puts them
+	// appendRow puts the values of one event's columns, in order, with put.
+	appendRow func(r *rowPutter, ev schemas.Event) error
 }
 
-// allColumns returns the event columns followed by metaColumns.
-func (rt *rawTable) allColumns() []string {
-	return append(append([]string(nil), rt.columns...), metaColumns...)
+// block turns rows into a Block of the table's columns followed by
+// metaColumns, stored at ingestedAt.
+func (rt *rawTable) block(rows []Row, ingestedAt time.Time) (*Block, error) {
+	ncol := len(rt.columns) + len(metaColumns)
+	p := &rowPutter{cols: make([]any, ncol), n: len(rows)}
+	at := ingestedAt.UTC().Truncate(time.Second)
+	for _, r := range rows {
+		p.i = 0
+		if err := rt.appendRow(p, r.Event); err != nil {
+			return nil, fmt.Errorf("cannot insert %s event %s: %w", r.Event.Type(), r.Event.ID(), err)
+		}
+		put(p, r.Topic)
+		put(p, r.Partition)
+		put(p, r.Offset)
+		put(p, at)
+		if p.i != ncol {
+			return nil, fmt.Errorf("the %s table has %d columns, a row put %d", rt.name, ncol, p.i)
+		}
+	}
+	b := &Block{Columns: append(append([]string(nil), rt.columns...), metaColumns...), Data: make([]any, ncol)}
+	for i, c := range p.cols {
+		switch c := c.(type) {
+		case *[]string:
+			b.Data[i] = *c
+		case *[]int32:
+			b.Data[i] = *c
+		case *[]int64:
+			b.Data[i] = *c
+		case *[]float64:
+			b.Data[i] = *c
+		case *[]time.Time:
+			b.Data[i] = *c
+		default:
+			return nil, fmt.Errorf("column %s of %s: no rows or a %T", b.Columns[i], rt.name, c)
+		}
+	}
+	return b, nil
+}
+
+// rowPutter builds the typed columns of a Block one row at a time.
+type rowPutter struct {
+	cols []any // *[]T per column, made by the first put
+	n    int   // rows expected: the capacity of each column
+	i    int   // the next column of the current row
+}
+
+// put appends v to the next column of the current row. A value whose type
+// differs from the column's earlier values is a bug in a rawTable, which the
+// conformance suite would hit at once: it panics.
+func put[T any](p *rowPutter, v T) {
+	if p.cols[p.i] == nil {
+		s := make([]T, 0, p.n)
+		p.cols[p.i] = &s
+	}
+	col := p.cols[p.i].(*[]T)
+	*col = append(*col, v)
+	p.i++
 }
 
 // eventTime is the stored (second precision, UTC) form of an event time.
@@ -253,19 +308,6 @@ func appendJSONFloat(b []byte, f float64) []byte {
 	return b
 }
 
-// jsonTexts renders several maps with jsonText, in order.
-func jsonTexts(fields []string, maps ...map[string]any) ([]string, error) {
-	out := make([]string, len(maps))
-	for i, m := range maps {
-		s, err := jsonText(fields[i], m)
-		if err != nil {
-			return nil, err
-		}
-		out[i] = s
-	}
-	return out, nil
-}
-
 // rawTables maps each event type to its table. Column types (see the
 // migrations) and Go value types must agree: String=string, Int32=int32,
 // Int64=int64, Float64=float64, DateTime=time.Time.
@@ -274,67 +316,141 @@ var rawTables = map[schemas.Type]*rawTable{
 		name:    "entities",
 		timeCol: "created_at",
 		columns: []string{"event_id", "entity_id", "segment_id", "created_at", "lifecycle_stage", "value_tier", "attributes"},
-		values: func(ev schemas.Event) ([]any, error) {
+		appendRow: func(p *rowPutter, ev schemas.Event) error {
 			e := ev.(*schemas.Entity)
 			attrs, err := jsonText("attributes", e.Attributes)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			return []any{e.EventID, e.EntityID, e.SegmentID, eventTime(e.CreatedAt), e.LifecycleStage, e.ValueTier, attrs}, nil
+			put(p, e.EventID)
+			put(p, e.EntityID)
+			put(p, e.SegmentID)
+			put(p, eventTime(e.CreatedAt))
+			put(p, e.LifecycleStage)
+			put(p, e.ValueTier)
+			put(p, attrs)
+			return nil
 		},
 	},
 	schemas.TypeExposure: {
 		name:    "exposures",
 		timeCol: "timestamp",
 		columns: []string{"event_id", "exposure_id", "entity_id", "segment_id", "timestamp", "channel", "campaign_id", "intervention_id", "arm", "content", "cost", "frequency_cumulative", "metadata"},
-		values: func(ev schemas.Event) ([]any, error) {
+		appendRow: func(p *rowPutter, ev schemas.Event) error {
 			e := ev.(*schemas.Exposure)
-			js, err := jsonTexts([]string{"content", "metadata"}, e.Content, e.Metadata)
+			content, err := jsonText("content", e.Content)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			return []any{e.EventID, e.ExposureID, e.EntityID, e.SegmentID, eventTime(e.Timestamp), e.Channel, e.CampaignID, e.InterventionID, e.Arm, js[0], e.Cost, int64(e.FrequencyCumulative), js[1]}, nil
+			metadata, err := jsonText("metadata", e.Metadata)
+			if err != nil {
+				return err
+			}
+			put(p, e.EventID)
+			put(p, e.ExposureID)
+			put(p, e.EntityID)
+			put(p, e.SegmentID)
+			put(p, eventTime(e.Timestamp))
+			put(p, e.Channel)
+			put(p, e.CampaignID)
+			put(p, e.InterventionID)
+			put(p, e.Arm)
+			put(p, content)
+			put(p, e.Cost)
+			put(p, int64(e.FrequencyCumulative))
+			put(p, metadata)
+			return nil
 		},
 	},
 	schemas.TypeOutcome: {
 		name:    "outcomes",
 		timeCol: "timestamp",
 		columns: []string{"event_id", "outcome_id", "entity_id", "timestamp", "outcome_type", "value", "campaign_id", "metadata"},
-		values: func(ev schemas.Event) ([]any, error) {
+		appendRow: func(p *rowPutter, ev schemas.Event) error {
 			e := ev.(*schemas.Outcome)
-			md, err := jsonText("metadata", e.Metadata)
+			metadata, err := jsonText("metadata", e.Metadata)
 			if err != nil {
-				return nil, err
+				return err
 			}
-			return []any{e.EventID, e.OutcomeID, e.EntityID, eventTime(e.Timestamp), e.OutcomeType, e.Value, e.CampaignID, md}, nil
+			put(p, e.EventID)
+			put(p, e.OutcomeID)
+			put(p, e.EntityID)
+			put(p, eventTime(e.Timestamp))
+			put(p, e.OutcomeType)
+			put(p, e.Value)
+			put(p, e.CampaignID)
+			put(p, metadata)
+			return nil
 		},
 	},
 	schemas.TypeIntervention: {
 		name:    "interventions",
 		timeCol: "created_at",
 		columns: []string{"event_id", "intervention_id", "type", "created_at", "content_template", "creative_elements", "targeting_criteria", "metadata"},
-		values: func(ev schemas.Event) ([]any, error) {
+		appendRow: func(p *rowPutter, ev schemas.Event) error {
 			e := ev.(*schemas.Intervention)
-			js, err := jsonTexts([]string{"creative_elements", "targeting_criteria", "metadata"}, e.CreativeElements, e.TargetingCriteria, e.Metadata)
+			js, err := jsonTexts(
+				field{"creative_elements", e.CreativeElements},
+				field{"targeting_criteria", e.TargetingCriteria},
+				field{"metadata", e.Metadata})
 			if err != nil {
-				return nil, err
+				return err
 			}
-			return []any{e.EventID, e.InterventionID, e.Kind, eventTime(e.CreatedAt), e.ContentTemplate, js[0], js[1], js[2]}, nil
+			put(p, e.EventID)
+			put(p, e.InterventionID)
+			put(p, e.Kind)
+			put(p, eventTime(e.CreatedAt))
+			put(p, e.ContentTemplate)
+			put(p, js[0])
+			put(p, js[1])
+			put(p, js[2])
+			return nil
 		},
 	},
 	schemas.TypeSegment: {
 		name:    "segments",
 		timeCol: "updated_at",
 		columns: []string{"event_id", "segment_id", "updated_at", "definition", "size", "trait_priors", "historical_metrics", "metadata"},
-		values: func(ev schemas.Event) ([]any, error) {
+		appendRow: func(p *rowPutter, ev schemas.Event) error {
 			e := ev.(*schemas.Segment)
-			js, err := jsonTexts([]string{"definition", "trait_priors", "historical_metrics", "metadata"}, e.Definition, e.TraitPriors, e.HistoricalMetrics, e.Metadata)
+			js, err := jsonTexts(
+				field{"definition", e.Definition},
+				field{"trait_priors", e.TraitPriors},
+				field{"historical_metrics", e.HistoricalMetrics},
+				field{"metadata", e.Metadata})
 			if err != nil {
-				return nil, err
+				return err
 			}
-			return []any{e.EventID, e.SegmentID, eventTime(e.UpdatedAt), js[0], e.Size, js[1], js[2], js[3]}, nil
+			put(p, e.EventID)
+			put(p, e.SegmentID)
+			put(p, eventTime(e.UpdatedAt))
+			put(p, js[0])
+			put(p, e.Size)
+			put(p, js[1])
+			put(p, js[2])
+			put(p, js[3])
+			return nil
 		},
 	},
+}
+
+// field is a free-form map column and its name, for jsonTexts.
+type field struct {
+	name string
+	m    map[string]any
+}
+
+// jsonTexts renders several maps with jsonText, in order.
+func jsonTexts(fs ...field) ([]string, error) {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		s, err := jsonText(f.name, f.m)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = s
+	}
+	return out, nil
 }
 
 // queries builds the statements of one database.
@@ -390,6 +506,18 @@ func (q queries) existingIDs(rt *rawTable, from, to time.Time, ids []string) str
 	b.WriteString(quoteString(strings.Join(ids, ",")))
 	b.WriteString("))) GROUP BY event_id")
 	return b.String()
+}
+
+// existingIDsIn is existingIDs for an engine that ships the ids beside the
+// query as the external table idTable (one String column, "id"): the server
+// reads them as a native column instead of parsing them out of the query
+// text, which makes the lookup about three times cheaper on 18.16 and lifts
+// the query-size cap on the number of ids.
+func (q queries) existingIDsIn(rt *rawTable, from, to time.Time, idTable string) string {
+	return "SELECT event_id FROM " + q.table(rt.name) +
+		" WHERE " + rt.timeCol + " >= " + dateTimeLiteral(from) +
+		" AND " + rt.timeCol + " <= " + dateTimeLiteral(to) +
+		" AND event_id IN " + quoteIdent(idTable) + " GROUP BY event_id"
 }
 
 // countDistinct counts the distinct event ids of rt's table: rows of an

@@ -12,41 +12,39 @@ import (
 	"github.com/preflight-hq/preflight/warehouse"
 )
 
-// appendJSONRow appends one JSONEachRow line: an object with one member per
-// column.
-func appendJSONRow(b []byte, columns []string, row []any) ([]byte, error) {
-	if len(row) != len(columns) {
-		return b, fmt.Errorf("the row has %d values for %d columns", len(row), len(columns))
-	}
+// appendJSONRow appends row i of blk as one JSONEachRow line: an object
+// with one member per column. blk has passed Block.Check.
+func appendJSONRow(b []byte, blk *warehouse.Block, i int) ([]byte, error) {
 	b = append(b, '{')
-	for i, col := range columns {
-		if i > 0 {
+	for c, name := range blk.Columns {
+		if c > 0 {
 			b = append(b, ',')
 		}
-		b = warehouse.AppendJSONString(b, col)
+		b = warehouse.AppendJSONString(b, name)
 		b = append(b, ':')
-		switch v := row[i].(type) {
-		case string:
-			b = warehouse.AppendJSONString(b, v)
-		case int32:
-			b = strconv.AppendInt(b, int64(v), 10)
-		case int64:
-			b = strconv.AppendInt(b, v, 10)
-		case uint32:
-			b = strconv.AppendUint(b, uint64(v), 10)
-		case uint64:
-			b = strconv.AppendUint(b, v, 10)
-		case float64:
+		switch col := blk.Data[c].(type) {
+		case []string:
+			b = warehouse.AppendJSONString(b, col[i])
+		case []int32:
+			b = strconv.AppendInt(b, int64(col[i]), 10)
+		case []int64:
+			b = strconv.AppendInt(b, col[i], 10)
+		case []uint32:
+			b = strconv.AppendUint(b, uint64(col[i]), 10)
+		case []uint64:
+			b = strconv.AppendUint(b, col[i], 10)
+		case []float64:
+			v := col[i]
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return b, fmt.Errorf("column %s: %v is not a finite number", col, v)
+				return b, fmt.Errorf("column %s: %v is not a finite number", name, v)
 			}
 			b = strconv.AppendFloat(b, v, 'g', -1, 64)
-		case time.Time:
+		case []time.Time:
 			b = append(b, '"')
-			b = v.UTC().AppendFormat(b, "2006-01-02 15:04:05")
+			b = col[i].UTC().AppendFormat(b, "2006-01-02 15:04:05")
 			b = append(b, '"')
 		default:
-			return b, fmt.Errorf("column %s: cannot encode a value of type %T", col, v)
+			return b, fmt.Errorf("column %s: cannot encode a %T", name, col)
 		}
 	}
 	return append(b, '}', '\n'), nil

@@ -181,14 +181,18 @@ const maxInsertBytes = 64 << 20
 
 // InsertRows implements warehouse.Engine with INSERT ... FORMAT JSONEachRow
 // and the rows inline, in statements of at most maxInsertBytes.
-func (e *engine) InsertRows(ctx context.Context, insert string, columns []string, rows [][]any) error {
+func (e *engine) InsertRows(ctx context.Context, insert string, blk *warehouse.Block) error {
+	if err := blk.Check(); err != nil {
+		return err
+	}
+	n := blk.Len()
 	head := insert + " FORMAT JSONEachRow\n"
-	buf := make([]byte, 0, len(head)+len(rows)*256)
+	buf := make([]byte, 0, len(head)+n*256)
 	buf = append(buf, head...)
 	pending := 0
-	for i, r := range rows {
+	for i := range n {
 		var err error
-		if buf, err = appendJSONRow(buf, columns, r); err != nil {
+		if buf, err = appendJSONRow(buf, blk, i); err != nil {
 			return fmt.Errorf("cannot encode row %d of the insert: %w", i, err)
 		}
 		pending++
