@@ -24,7 +24,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -359,7 +358,7 @@ func trainAll(dir, only string, repeat, workers int, cpuProfile string) error {
 		}
 		pred := m.Predict(test.x)
 		res := result{Name: name, TrainRows: train.x.Rows, Features: train.x.Cols, TrainSecs: secs, CPUSecs: cpu,
-			AUC: auc(test.y, pred), Trees: m.BestIteration(), GoMaxProcs: runtime.GOMAXPROCS(0)}
+			AUC: causal.ROCAUC(test.y, pred), Trees: m.BestIteration(), GoMaxProcs: runtime.GOMAXPROCS(0)}
 		fmt.Printf("ours     %-10s rows=%-8d train %7.3fs wall %7.3fs CPU  AUC %.4f\n", name, res.TrainRows, secs, cpu, res.AUC)
 		b, err := json.Marshal(res)
 		if err != nil {
@@ -380,40 +379,6 @@ func trainAll(dir, only string, repeat, workers int, cpuProfile string) error {
 	return nil
 }
 
-// auc is the area under the ROC curve, the Mann–Whitney probability that a
-// random positive scores above a random negative, ties counting ½.
-func auc(y, score []float64) float64 {
-	idx := make([]int, len(y))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortFunc(idx, func(a, b int) int {
-		switch {
-		case score[a] < score[b]:
-			return -1
-		case score[a] > score[b]:
-			return 1
-		}
-		return 0
-	})
-	var rankSumPos, nPos float64
-	for i := 0; i < len(idx); {
-		j := i
-		for j < len(idx) && score[idx[j]] == score[idx[i]] {
-			j++
-		}
-		mid := float64(i+j+1) / 2 // average 1-based rank of the tie block
-		for k := i; k < j; k++ {
-			if y[idx[k]] > 0.5 {
-				rankSumPos += mid
-				nPos++
-			}
-		}
-		i = j
-	}
-	nNeg := float64(len(y)) - nPos
-	return (rankSumPos - nPos*(nPos+1)/2) / (nPos * nNeg)
-}
 
 // cpuSeconds returns the user + system CPU time of this process so far.
 func cpuSeconds() float64 {

@@ -42,38 +42,6 @@ func mse(a, b []float64) float64 {
 	return s / float64(len(a))
 }
 
-// aucOf is the Mann–Whitney AUC with ties counted ½ (O(n log n)).
-func aucOf(y, s []float64) float64 {
-	idx := make([]int, len(y))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortFunc(idx, func(a, b int) int {
-		switch {
-		case s[a] < s[b]:
-			return -1
-		case s[a] > s[b]:
-			return 1
-		}
-		return 0
-	})
-	var rank, nPos float64
-	for i := 0; i < len(idx); {
-		j := i
-		for j < len(idx) && s[idx[j]] == s[idx[i]] {
-			j++
-		}
-		for k := i; k < j; k++ {
-			if y[idx[k]] > 0.5 {
-				rank += float64(i+j+1) / 2
-				nPos++
-			}
-		}
-		i = j
-	}
-	nNeg := float64(len(y)) - nPos
-	return (rank - nPos*(nPos+1)/2) / (nPos * nNeg)
-}
 
 // regressionData draws y = 2 sin(x0) + x1² − x2·x3 + noise(sd) with p ≥ 4
 // standard normal features (the rest are noise features).
@@ -550,8 +518,8 @@ func TestPlantedLogistic(t *testing.T) {
 	xt, yt, ft := logisticData(10000, 6, 2)
 	m := mustTrain(t, DefaultConfig(Logistic), x, y, nil, nil)
 	p := m.Predict(xt)
-	oracle := aucOf(yt, ft)
-	got := aucOf(yt, p)
+	oracle := causal.ROCAUC(yt, ft)
+	got := causal.ROCAUC(yt, p)
 	t.Logf("test AUC %.4f, oracle (true log-odds) AUC %.4f", got, oracle)
 	if got < oracle-0.02 || got > oracle+0.005 {
 		t.Errorf("test AUC %.4f, oracle AUC %.4f: want within [−0.02, +0.005]", got, oracle)
@@ -1011,8 +979,8 @@ func TestAdapters(t *testing.T) {
 			t.Fatalf("probability %v", v)
 		}
 	}
-	if aucOf(y, p) < 0.7 {
-		t.Errorf("in-sample AUC %.3f, want > 0.7", aucOf(y, p))
+	if causal.ROCAUC(y, p) < 0.7 {
+		t.Errorf("in-sample AUC %.3f, want > 0.7", causal.ROCAUC(y, p))
 	}
 	c2 := NewClassifier(cfg)(2)
 	if err := c2.Fit(x, y, nil); err != nil {
