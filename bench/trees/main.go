@@ -379,7 +379,6 @@ func trainAll(dir, only string, repeat, workers int, cpuProfile string) error {
 	return nil
 }
 
-
 // cpuSeconds returns the user + system CPU time of this process so far.
 func cpuSeconds() float64 {
 	var ru syscall.Rusage

@@ -42,7 +42,6 @@ func mse(a, b []float64) float64 {
 	return s / float64(len(a))
 }
 
-
 // regressionData draws y = 2 sin(x0) + x1² − x2·x3 + noise(sd) with p ≥ 4
 // standard normal features (the rest are noise features).
 func regressionData(n, p int, sd float64, seed uint64) (causal.Matrix, []float64, []float64) {
