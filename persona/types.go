@@ -39,6 +39,33 @@ type Spec struct {
 	// PurchaseHistory summarizes past purchases: categories bought and
 	// how often, in the persona's own terms.
 	PurchaseHistory PurchaseHistory `json:"purchase_history"`
+	// PreferredHours is the local time band in which the persona likes to
+	// read messages; the zero value means unknown.
+	PreferredHours HourBand `json:"preferred_hours,omitzero"`
+}
+
+// HourBand is a band of local hours [From, To), wrapping past midnight
+// when To < From (22 to 7 is the night). From == To means unknown.
+type HourBand struct {
+	// From is the first hour of the band, 0–23.
+	From int `json:"from"`
+	// To is the hour the band ends (exclusive), 0–23.
+	To int `json:"to"`
+}
+
+// IsZero reports whether the band is unknown (From == To).
+func (b HourBand) IsZero() bool { return b.From == b.To }
+
+// Contains reports whether hour h (0–23) lies in the band; an unknown band
+// contains no hour.
+func (b HourBand) Contains(h int) bool {
+	switch {
+	case b.From == b.To:
+		return false
+	case b.From < b.To:
+		return h >= b.From && h < b.To
+	}
+	return h >= b.From || h < b.To
 }
 
 // PurchaseHistory summarizes what a persona has bought.
@@ -131,6 +158,14 @@ type Judgement struct {
 	Drivers []Driver `json:"drivers"`
 	// Confidence is in [0, 1].
 	Confidence float64 `json:"confidence"`
+	// Reasoning is the step-by-step reasoning a chain-of-thought program
+	// asks for before the answer; empty otherwise.
+	Reasoning string `json:"reasoning,omitempty"`
+	// Repairs lists what ParseJudgement had to fix to accept the answer
+	// (a value clamped into range, an unknown driver factor mapped to
+	// "other", a missing optional field defaulted), one sentence each;
+	// empty when the answer was clean.
+	Repairs []string `json:"repairs,omitempty"`
 }
 
 // Reasoner judges interventions for personas. Implementations are safe for
