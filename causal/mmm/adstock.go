@@ -3,6 +3,8 @@ package mmm
 import (
 	"fmt"
 	"math"
+
+	"gonum.org/v1/gonum/floats"
 )
 
 // AdstockKind selects the carryover kernel of a channel.
@@ -122,6 +124,22 @@ func Convolve(x, w, out []float64) {
 	}
 }
 
+// convolveFast computes what Convolve does, lag by lag rather than period
+// by period: out = Σ_l w_l · (x shifted by l), one contiguous a·x + y
+// (gonum's assembly AxpyUnitary) per lag instead of a short, bounds-checked
+// inner loop per period. Sums are taken in a different order than
+// Convolve's, so results agree to rounding.
+func convolveFast(x, w, out []float64) {
+	clear(out)
+	T := len(x)
+	for l, wl := range w {
+		if l >= T {
+			break
+		}
+		floats.AddScaled(out[l:], wl, x[:T-l])
+	}
+}
+
 // normalizeSum divides w by its sum.
 func normalizeSum(w []float64) {
 	s := 0.0
@@ -142,13 +160,20 @@ func normalizeSum(w []float64) {
 func adstockKernel(kind AdstockKind, theta []float64, w []float64, glog [][]float64) {
 	switch kind {
 	case Geometric:
+		// v_l = α^l by repeated multiplication (no Log or Exp per lag);
+		// v_0 = 1 is the largest weight, so the sum cannot overflow.
 		alpha := theta[0]
-		la := math.Log(alpha)
+		v, tot := 1.0, 0.0
 		for l := range w {
-			fl := float64(l)
-			w[l] = fl * la // log v_l
-			glog[0][l] = fl * (1 - alpha)
+			w[l] = v
+			tot += v
+			v *= alpha
+			glog[0][l] = float64(l) * (1 - alpha) // ∂(l ln α)/∂ logit α
 		}
+		for l := range w {
+			w[l] /= tot
+		}
+		return
 	case WeibullCDF:
 		k, lam := theta[0], theta[1]
 		s, dk, dl := 0.0, 0.0, 0.0

@@ -3,6 +3,8 @@ package mmm
 import (
 	"fmt"
 	"math"
+
+	"gonum.org/v1/gonum/floats"
 )
 
 // Model is the MMM's log posterior density on the unconstrained parameter
@@ -71,14 +73,15 @@ type liftScaled struct {
 	pred, grad float64
 }
 
-// scratch holds per-evaluation buffers.
+// scratch holds per-evaluation buffers, allocated once by alloc so that
+// LogDensityGrad does not allocate.
 type scratch struct {
 	mu, e []float64
 	beta  []float64     // β per channel
 	dlogh [][2]float64  // ∂ log Sat(a_ref)/∂ log θ per channel
 	a, s  [][]float64   // adstocked spend, saturation, per channel
-	dsda  [][]float64   // ∂s/∂a per channel
-	dsdt  [][][]float64 // ∂s/∂log θ_p per channel, parameter, period
+	ld    [][]float64   // Hill only: ln a_t − ln K per channel (0 where a_t = 0)
+	rho   [][]float64   // ρ_t = g_t β Sat'(a_t) per channel (reverse sweep)
 	w     [][]float64   // kernel weights per channel
 	glog  [][][]float64 // ∂ log v_l / ∂u_p per channel, parameter, lag
 	c     []float64     // Σ_t ρ_t x_{t−l} per lag
@@ -202,12 +205,8 @@ func (m *Model) alloc() {
 		maxW = max(maxW, nw)
 		s.a = append(s.a, make([]float64, T))
 		s.s = append(s.s, make([]float64, T))
-		s.dsda = append(s.dsda, make([]float64, T))
-		var dt [][]float64
-		for range c.Saturation.numParams() {
-			dt = append(dt, make([]float64, T))
-		}
-		s.dsdt = append(s.dsdt, dt)
+		s.ld = append(s.ld, make([]float64, T))
+		s.rho = append(s.rho, make([]float64, T))
 		s.w = append(s.w, make([]float64, nw))
 		var g [][]float64
 		for range c.Adstock.numParams() {
@@ -425,6 +424,15 @@ func normalLog(u, mean, sd float64) (float64, float64) {
 // the shears described on Model then map them to the sampled ones:
 // ∂/∂ℓ = ∂/∂b₀, ∂/∂v_m = ∂/∂ log β_m − κ_m e^{v_m} ∂/∂b₀ and
 // ∂/∂ log θ_sat gains −(∂/∂ log β_m)·∂ log Sat(a_ref)/∂ log θ_sat.
+//
+// Cost per call: the convolution and the correlations c_l, O(T·L_m) per
+// channel, run lag by lag as contiguous a·x + y and dot products in
+// gonum's assembly kernels; each channel and period then costs one Log and
+// one Exp (Hill: h = 1/(1 + e^{−S(ln a − ln K)}), ln K taken straight from
+// q and ln a − ln K kept for ∂/∂ log S) or one Tanh (Logistic), and a
+// single fused reverse pass per channel forms ∂/∂ log β, the curve
+// parameters' sums and ρ_t from the stored curve values. It allocates
+// nothing.
 func (m *Model) LogDensityGrad(q, grad []float64) float64 {
 	if len(q) != m.dim || len(grad) != m.dim {
 		panic(fmt.Sprintf("mmm: LogDensityGrad: len(q)=%d, len(grad)=%d, want %d", len(q), len(grad), m.dim))
@@ -449,27 +457,21 @@ func (m *Model) LogDensityGrad(q, grad []float64) float64 {
 		v, g := normalLog(b, 0, pr.TrendSD)
 		lp += v
 		grad[m.iTrend] += g
-		for t := range mu {
-			mu[t] += b * m.tau[t]
-		}
+		floats.AddScaled(mu, b, m.tau)
 	}
 	for j, f := range m.four {
 		b := q[m.iSeason+j]
 		v, g := normalLog(b, 0, pr.SeasonSD)
 		lp += v
 		grad[m.iSeason+j] += g
-		for t := range mu {
-			mu[t] += b * f[t]
-		}
+		floats.AddScaled(mu, b, f)
 	}
 	for j, z := range m.z {
 		b := q[m.iControl+j]
 		v, g := normalLog(b, 0, pr.ControlSD)
 		lp += v
 		grad[m.iControl+j] += g
-		for t := range mu {
-			mu[t] += b * z[t]
-		}
+		floats.AddScaled(mu, b, z)
 	}
 
 	// Media.
@@ -519,34 +521,30 @@ func (m *Model) LogDensityGrad(q, grad []float64) float64 {
 
 		adstockKernel(c.Adstock, th, s.w[ch], s.glog[ch])
 		a := s.a[ch]
-		Convolve(m.x[ch], s.w[ch], a)
-		sv, dsda, dt := s.s[ch], s.dsda[ch], s.dsdt[ch]
-		// Inlined saturate (see there for the formulas and the a = 0 case).
+		convolveFast(m.x[ch], s.w[ch], a)
+		// The curve, with ln a_t − ln K kept for the reverse sweep (Hill) so
+		// that each period costs one Log and one Exp (one Tanh for Logistic).
+		// See saturate for the formulas and the a = 0 case.
+		sv := s.s[ch]
 		if c.Saturation == Hill {
-			logK, S := math.Log(st[0]), st[1]
-			dK, dS := dt[0], dt[1]
+			logK, S := q[is], st[1]
+			ld := s.ld[ch]
 			for t, at := range a {
 				if at <= 0 {
-					sv[t], dsda[t], dK[t], dS[t] = 0, 0, 0, 0
+					sv[t], ld[t] = 0, 0
 					continue
 				}
 				d := math.Log(at) - logK
 				h := 1 / (1 + math.Exp(-S*d))
-				hh := h * (1 - h)
-				sv[t], dsda[t] = h, hh*S/at
-				dK[t], dS[t] = -S*hh, S*d*hh
-				mu[t] += beta * h
+				sv[t], ld[t] = h, d
 			}
 		} else {
-			lam := st[0]
-			dl := dt[0]
+			half := st[0] / 2
 			for t, at := range a {
-				v := math.Tanh(lam * at / 2)
-				g := (1 - v*v) / 2
-				sv[t], dsda[t], dl[t] = v, lam*g, lam*at*g
-				mu[t] += beta * v
+				sv[t] = math.Tanh(half * at)
 			}
 		}
+		floats.AddScaled(mu, beta, sv)
 	}
 
 	// Likelihood.
@@ -592,34 +590,61 @@ func (m *Model) LogDensityGrad(q, grad []float64) float64 {
 		grad[0] += sum
 	}
 	if m.iTrend >= 0 {
-		grad[m.iTrend] += dot(e, m.tau)
+		grad[m.iTrend] += floats.Dot(e, m.tau)
 	}
 	for j, f := range m.four {
-		grad[m.iSeason+j] += dot(e, f)
+		grad[m.iSeason+j] += floats.Dot(e, f)
 	}
 	for j, z := range m.z {
-		grad[m.iControl+j] += dot(e, z)
+		grad[m.iControl+j] += floats.Dot(e, z)
 	}
-	for ch := range m.spec.Channels {
+	for ch, c := range m.spec.Channels {
 		beta := s.beta[ch]
-		grad[m.iBeta[ch]] += beta * dot(e, s.s[ch])
-		for p, dt := range s.dsdt[ch] {
-			grad[m.iSat[ch]+p] += beta * dot(e, dt)
-		}
-		// ρ_t = g_t β Sat'(a_t), stored in dsda in place (recomputed next call).
-		rho := s.dsda[ch]
-		for t := range rho {
-			rho[t] *= e[t] * beta
+		a, sv, rho := s.a[ch], s.s[ch], s.rho[ch]
+		e := e[:len(a)]
+		sv = sv[:len(a)]
+		rho = rho[:len(a)]
+		// One pass per channel: ∂/∂ log β = β Σ g_t s_t, the curve
+		// parameters' sums, and ρ_t = g_t β Sat'(a_t).
+		if c.Saturation == Hill {
+			S := s.satTh[ch][1]
+			ld := s.ld[ch][:len(a)]
+			sumS, sumK, sumD := 0.0, 0.0, 0.0
+			bs := beta * S
+			for t, at := range a {
+				if at <= 0 {
+					rho[t] = 0
+					continue
+				}
+				h, g := sv[t], e[t]
+				gh := g * h * (1 - h) // g_t ∂h/∂(S·d)
+				sumS += g * h
+				sumK += gh
+				sumD += gh * ld[t]
+				rho[t] = bs * gh / at
+			}
+			grad[m.iBeta[ch]] += beta * sumS
+			grad[m.iSat[ch]] += -bs * sumK  // ∂h/∂ log K = −S h(1−h)
+			grad[m.iSat[ch]+1] += bs * sumD // ∂h/∂ log S = S d h(1−h)
+		} else {
+			lam := s.satTh[ch][0]
+			sumS, sumL := 0.0, 0.0
+			bl := beta * lam
+			for t, at := range a {
+				v, g := sv[t], e[t]
+				gg := g * (1 - v*v) / 2 // g_t ∂ tanh(u)/∂u at u = λa/2, halved
+				sumS += g * v
+				sumL += gg * at
+				rho[t] = bl * gg
+			}
+			grad[m.iBeta[ch]] += beta * sumS
+			grad[m.iSat[ch]] += bl * sumL // ∂v/∂ log λ = λ a (1−v²)/2
 		}
 		w := s.w[ch]
 		cl := s.c[:len(w)]
 		x := m.x[ch]
 		for l := range cl {
-			sum := 0.0
-			for t := l; t < T; t++ {
-				sum += rho[t] * x[t-l]
-			}
-			cl[l] = sum
+			cl[l] = floats.Dot(rho[l:], x[:len(x)-l])
 		}
 		for p, gl := range s.glog[ch] {
 			gbar := dot(w, gl)

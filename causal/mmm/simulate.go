@@ -26,11 +26,23 @@ type SimChannel struct {
 	ROAS float64
 	// MeanSpend is the mean spend of a period in which the channel is on.
 	MeanSpend float64
-	// Flighted channels alternate bursts of 3–8 periods on (spend
-	// MeanSpend·e^{0.35·N(0,1)}) with 2–6 periods off (zero spend); other
-	// channels are always on with spend MeanSpend·(1 + 0.1·N(0,1)), which
-	// leaves their effect weakly identified against the intercept.
+	// Flighted channels alternate bursts of BurstPeriods periods on (spend
+	// MeanSpend·e^{BurstSpendSD·N(0,1)}) with DarkPeriods periods off (zero
+	// spend); other channels are always on with spend
+	// MeanSpend·(1 + 0.1·N(0,1)), which leaves their effect weakly
+	// identified against the intercept.
 	Flighted bool
+	// BurstPeriods and DarkPeriods are the inclusive ranges [min, max] of
+	// the lengths of a flighted channel's bursts and dark stretches, each
+	// length drawn uniformly. Defaults (zero values) 3–8 and 2–6 periods.
+	// Dark stretches longer than the kernel let the data see the carryover
+	// decay to zero, which is what identifies a channel against the
+	// baseline.
+	BurstPeriods, DarkPeriods [2]int
+	// BurstSpendSD is the standard deviation of the log of the spend in a
+	// burst period around MeanSpend. Default (zero) 0.35. Larger values
+	// spread the spend over more of the saturation curve.
+	BurstSpendSD float64
 }
 
 // SimConfig configures Simulate.
@@ -132,6 +144,14 @@ func Simulate(cfg SimConfig, rng *rand.Rand) (*Simulation, error) {
 		if !(c.ROAS > 0) || !(c.MeanSpend > 0) || c.MaxLag < 1 {
 			return nil, fmt.Errorf("cannot simulate channel %q: need ROAS > 0, MeanSpend > 0, MaxLag ≥ 1", c.Name)
 		}
+		for _, r := range [][2]int{c.BurstPeriods, c.DarkPeriods} {
+			if r != [2]int{} && !(r[0] >= 1 && r[1] >= r[0]) {
+				return nil, fmt.Errorf("cannot simulate channel %q: flighting range %v, need 1 ≤ min ≤ max", c.Name, r)
+			}
+		}
+		if c.BurstSpendSD < 0 {
+			return nil, fmt.Errorf("cannot simulate channel %q: BurstSpendSD = %v, need ≥ 0", c.Name, c.BurstSpendSD)
+		}
 		spec.Channels = append(spec.Channels, ChannelSpec{Name: c.Name, Adstock: c.Adstock, MaxLag: c.MaxLag, Saturation: c.Saturation})
 		x := simulateSpend(T, c, rng)
 		d.Spend = append(d.Spend, x)
@@ -218,17 +238,26 @@ func simulateSpend(T int, c SimChannel, rng *rand.Rand) []float64 {
 		}
 		return x
 	}
+	burst, dark, sd := c.BurstPeriods, c.DarkPeriods, c.BurstSpendSD
+	if burst == [2]int{} {
+		burst = [2]int{3, 8}
+	}
+	if dark == [2]int{} {
+		dark = [2]int{2, 6}
+	}
+	if sd == 0 {
+		sd = 0.35
+	}
 	on := rng.IntN(2) == 0
 	for t := 0; t < T; {
-		var n int
+		r := dark
 		if on {
-			n = 3 + rng.IntN(6)
-		} else {
-			n = 2 + rng.IntN(5)
+			r = burst
 		}
+		n := r[0] + rng.IntN(r[1]-r[0]+1)
 		for i := 0; i < n && t < T; i++ {
 			if on {
-				x[t] = c.MeanSpend * math.Exp(0.35*rng.NormFloat64())
+				x[t] = c.MeanSpend * math.Exp(sd*rng.NormFloat64())
 			}
 			t++
 		}
