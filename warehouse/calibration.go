@@ -9,6 +9,10 @@ import (
 // watermarks, the drift events it raises and the calibration snapshots it
 // publishes (tables created by migration 0004). Both backends implement it;
 // a Warehouse from Open can be asserted to it.
+//
+// Writes need a non-empty scope ("" means every scope to DriftEvents).
+// Times are stored in whole seconds (UTC) between 1970 and 2105; Details
+// and Body must be JSON.
 type Calibrations interface {
 	// Watermark returns the ingestion time up to which scope's moments are
 	// refreshed (zero when the scope has none yet).
@@ -19,6 +23,15 @@ type Calibrations interface {
 	// raw row ingested after since, and returns the newest ingestion time
 	// it saw (since itself when nothing is new) and how many new raw rows
 	// there were. Calling it with the returned time reads only what is new.
+	//
+	// Ingestion times are stamped to the second, so rows stamped in
+	// since's own second are read again (an insert may have become
+	// visible after the previous call looked); refreshing their days
+	// again is idempotent. rows counts only rows stamped in a later
+	// second, so a call with the returned time reports 0 when nothing new
+	// has come. Days touched include those the new rows' outcomes are
+	// attributed to (their entity's first exposure in the campaign) and
+	// those they were attributed to before a new, earlier exposure.
 	RefreshSince(ctx context.Context, since time.Time) (newest time.Time, rows uint64, err error)
 	// FrequencyMoments returns, per segment × channel × cumulative
 	// frequency, the treated exposures at that frequency and how many of

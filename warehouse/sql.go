@@ -671,3 +671,192 @@ func (q queries) outcomeMoments(f MomentFilter) string {
 		q.table("outcome_moments_daily") + q.momentWhere(f) +
 		" ORDER BY day, campaign_id, segment_id, channel, intervention_id, arm, outcome_type"
 }
+
+// Statements of the Calibrations (migration 0004).
+
+// maxDateTime is the last second both engines can hold in a DateTime.
+var maxDateTime = maxDay.AddDate(0, 0, 1).Add(-time.Second)
+
+// clampTime limits t to what a DateTime('UTC') column can hold.
+func clampTime(t time.Time) time.Time {
+	switch {
+	case t.Before(minDay):
+		return minDay
+	case t.After(maxDateTime):
+		return maxDateTime
+	}
+	return t
+}
+
+// watermark reads scope's newest watermark and how many were ever written
+// (0 when the scope has none, and the watermark is then meaningless).
+func (q queries) watermark(scope string) string {
+	return "SELECT argMax(watermark, version), count() FROM " + q.table("calibration_watermarks") +
+		" WHERE scope = " + quoteString(scope)
+}
+
+// newRawRows counts the raw exposures and outcomes stamped in since's
+// second or later (first column: an insert still running when since was
+// read may add rows stamped in its second) and those stamped in a later
+// second (second column). The third column is the newest ingestion time
+// among them (1970 when there is none).
+func (q queries) newRawRows(since time.Time) string {
+	at := dateTimeLiteral(clampTime(since))
+	one := func(table string) string {
+		return "SELECT count() AS n_from, countIf(ingested_at > " + at + ") AS n_after, max(ingested_at) AS n_newest FROM " +
+			q.table(table) + " WHERE ingested_at >= " + at
+	}
+	return "SELECT toUInt64(sum(n_from)), toUInt64(sum(n_after)), max(n_newest) FROM (" +
+		one("exposures") + " UNION ALL " + one("outcomes") + ")"
+}
+
+// touchedDays lists, in order, the exposure days whose moments the raw rows
+// stored since since's ingestion second can change:
+//
+//   - the day of each new exposure, and the day of each new outcome;
+//   - for every (entity, campaign) of a new exposure or outcome, the day
+//     of its first exposure, which the outcomes of that pair are
+//     attributed to (refreshOutcomeMoments), and the day of its first
+//     exposure among the rows stored before since's second, which held
+//     them until a new, earlier exposure took them over.
+func (q queries) touchedDays(since time.Time) string {
+	at := dateTimeLiteral(clampTime(since))
+	exposures, outcomes := q.table("exposures"), q.table("outcomes")
+	pairs := "SELECT entity_id, campaign_id FROM " + exposures + " WHERE ingested_at >= " + at +
+		" UNION ALL SELECT entity_id, campaign_id FROM " + outcomes + " WHERE ingested_at >= " + at + " AND campaign_id != ''"
+	return `SELECT t_day FROM (
+  SELECT toDate(timestamp) AS t_day FROM ` + exposures + ` WHERE ingested_at >= ` + at + `
+  UNION ALL
+  SELECT toDate(timestamp) AS t_day FROM ` + outcomes + ` WHERE ingested_at >= ` + at + `
+  UNION ALL
+  SELECT arrayJoin(arrayFilter(d -> d != toDate(0), [p_first, p_old_first])) AS t_day FROM (
+    SELECT min(toDate(timestamp)) AS p_first,
+      minIf(toDate(timestamp), ingested_at < ` + at + `) AS p_old_first
+    FROM ` + exposures + `
+    WHERE (entity_id, campaign_id) IN (SELECT entity_id, campaign_id FROM (` + pairs + `))
+    GROUP BY entity_id, campaign_id
+  )
+)
+GROUP BY t_day
+ORDER BY t_day`
+}
+
+// frequencyMoments reads the unsubscribe hazard by frequency; columns match
+// FrequencyMoment. Every exposure of an (entity, campaign) pair, of either
+// arm, opens a window that lasts until the pair's next exposure (by time,
+// then event_id), or for ever after its last; an outcome of the pair falls
+// in the window of the last exposure at or before it. A treated exposure
+// counts as followed by an unsubscribe (a complaint) when its window holds
+// at least one. Exposures and outcomes are deduplicated by event_id. The
+// filter picks the exposures counted by day and campaign; exposures after
+// To still close the windows of those before, and outcomes count whenever
+// they happened after their exposure.
+func (q queries) frequencyMoments(f MomentFilter) string {
+	var econds, oconds []string
+	if !f.From.IsZero() {
+		start := dateTimeLiteral(clampDay(f.From))
+		econds = append(econds, "timestamp >= "+start)
+		oconds = append(oconds, "timestamp >= "+start)
+	}
+	if f.CampaignID != "" {
+		c := "campaign_id = " + quoteString(f.CampaignID)
+		econds = append(econds, c)
+		oconds = append(oconds, c)
+	}
+	oconds = append(oconds, "campaign_id != ''", "outcome_type IN ('unsubscribe', 'complaint')")
+	ewhere := ""
+	if len(econds) > 0 {
+		ewhere = "\n      WHERE " + strings.Join(econds, " AND ")
+	}
+	var dayConds []string
+	if !f.From.IsZero() {
+		dayConds = append(dayConds, "toDate(tupleElement(x, 1)) >= "+dateLiteral(clampDay(f.From)))
+	}
+	if !f.To.IsZero() {
+		dayConds = append(dayConds, "toDate(tupleElement(x, 1)) <= "+dateLiteral(clampDay(f.To)))
+	}
+	keep := "tupleElement(x, 5) = " + quoteString(schemas.ArmTreatment)
+	for _, c := range dayConds {
+		keep += " AND " + c
+	}
+	// The outcomes join with ALL LEFT JOIN: a pair without any keeps its
+	// exposures, with empty arrays (both engines fill defaults, as
+	// join_use_nulls is off). xs: the pair's exposures sorted by (time, event_id), as tuples
+	// (time, event_id, segment, channel, arm, frequency). 18.16 loses a
+	// column of a subquery that a lambda of the outer query captures, so
+	// the lambdas sit at the level that makes what they capture.
+	return `SELECT f_segment, f_channel, f_freq, count() AS f_exposures, sum(f_unsub) AS f_unsubs, sum(f_complaint) AS f_complaints
+FROM (
+  SELECT tupleElement(x, 3) AS f_segment, tupleElement(x, 4) AS f_channel, toUInt32(tupleElement(x, 6)) AS f_freq,
+    x_unsub AS f_unsub, x_complaint AS f_complaint
+  FROM (
+    SELECT arrayJoin(arrayEnumerate(xs)) AS i, xs[i] AS x, i = length(xs) AS x_last, tupleElement(xs[i + 1], 1) AS x_next,
+      arrayExists(t -> t >= tupleElement(x, 1) AND (x_last OR t < x_next), unsubs) AS x_unsub,
+      arrayExists(t -> t >= tupleElement(x, 1) AND (x_last OR t < x_next), complaints) AS x_complaint
+    FROM (
+      SELECT e_entity AS entity_id, e_campaign AS campaign_id,
+        arraySort(groupArray(tuple(e_ts, event_id, e_segment, e_channel, e_arm, e_freq))) AS xs
+      FROM (
+        SELECT ` + dedupExposureColumns + `
+        FROM ` + q.table("exposures") + ewhere + `
+        GROUP BY event_id
+      )
+      GROUP BY e_entity, e_campaign
+    ) AS e
+    ALL LEFT JOIN (
+      SELECT o_entity AS entity_id, o_campaign AS campaign_id,
+        groupArrayIf(o_ts, o_type = 'unsubscribe') AS unsubs,
+        groupArrayIf(o_ts, o_type = 'complaint') AS complaints
+      FROM (
+        SELECT event_id, any(entity_id) AS o_entity, any(campaign_id) AS o_campaign,
+          any(timestamp) AS o_ts, any(outcome_type) AS o_type
+        FROM ` + q.table("outcomes") + `
+        WHERE ` + strings.Join(oconds, " AND ") + `
+        GROUP BY event_id
+      )
+      GROUP BY o_entity, o_campaign
+    ) AS o USING (entity_id, campaign_id)
+  )
+  WHERE ` + keep + `
+)
+GROUP BY f_segment, f_channel, f_freq
+ORDER BY f_segment, f_channel, f_freq`
+}
+
+// driftColumns are the columns of drift_events that InsertDriftEvents
+// writes, in order.
+var driftColumns = []string{"event_id", "scope", "moment", "detector", "statistic", "threshold", "magnitude",
+	"window_start", "window_end", "detected_at", "details", "inserted_at"}
+
+// existingDriftIDs returns which of ids drift_events holds. The ids are
+// validated UUIDs, so they hold no comma.
+func (q queries) existingDriftIDs(ids []string) string {
+	return "SELECT event_id FROM " + q.table("drift_events") +
+		" WHERE event_id IN (SELECT arrayJoin(splitByChar(',', " + quoteString(strings.Join(ids, ",")) + ")))" +
+		" GROUP BY event_id"
+}
+
+// driftEvents reads scope's drift events detected at or after since, one
+// row per event_id, oldest first; columns match DriftEvent.
+func (q queries) driftEvents(scope string, since time.Time) string {
+	conds := []string{"detected_at >= " + dateTimeLiteral(clampTime(since))}
+	if scope != "" {
+		conds = append(conds, "scope = "+quoteString(scope))
+	}
+	return `SELECT event_id, any(scope) AS d_scope, any(moment) AS d_moment, any(detector) AS d_detector,
+  any(statistic) AS d_statistic, any(threshold) AS d_threshold, any(magnitude) AS d_magnitude,
+  any(window_start) AS d_window_start, any(window_end) AS d_window_end, any(detected_at) AS d_detected_at,
+  any(details) AS d_details
+FROM ` + q.table("drift_events") + `
+WHERE ` + strings.Join(conds, " AND ") + `
+GROUP BY event_id
+ORDER BY d_detected_at, event_id`
+}
+
+// latestSnapshot reads scope's snapshot with the highest version (of two
+// copies of one version, the one created last); columns match Snapshot
+// without its scope.
+func (q queries) latestSnapshot(scope string) string {
+	return "SELECT version, created_at, body FROM " + q.table("calibration_snapshots") +
+		" WHERE scope = " + quoteString(scope) + " ORDER BY version DESC, created_at DESC LIMIT 1"
+}

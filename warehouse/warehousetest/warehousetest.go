@@ -63,6 +63,11 @@ func Run(t *testing.T, open Opener) {
 	t.Run("MomentsPartialRefresh", func(t *testing.T) { testMomentsPartialRefresh(t, open) })
 	t.Run("RefreshRejectsBadRange", func(t *testing.T) { testRefreshRejectsBadRange(t, open) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, open) })
+	t.Run("Watermarks", func(t *testing.T) { testWatermarks(t, open) })
+	t.Run("RefreshSince", func(t *testing.T) { testRefreshSince(t, open) })
+	t.Run("FrequencyMoments", func(t *testing.T) { testFrequencyMoments(t, open) })
+	t.Run("DriftEvents", func(t *testing.T) { testDriftEvents(t, open) })
+	t.Run("Snapshots", func(t *testing.T) { testSnapshots(t, open) })
 }
 
 func ctxFor(t testing.TB) context.Context {
