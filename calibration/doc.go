@@ -6,6 +6,16 @@
 // on held-out interventions, and publishes versioned snapshots that a
 // simulator starts from.
 //
+// The top level holds the fit itself. Calibrate reads a window of daily
+// moments and builds a Snapshot: cells per segment × channel (×
+// intervention) with the control base rate, the randomized uplift and its
+// Neyman interval, revenue, unsubscribe and cost rates (BuildCells; rates
+// are per assignment, as synth's Truth defines them), the hazard models,
+// personas and program, and the backtest of the most recent campaigns
+// (BacktestCells). Observe and Residuals give the drift detectors the
+// observed cells and the live snapshot's standardized residuals; Decode
+// reads a published snapshot back.
+//
 // Subpackages: calibration/drift (detectors), calibration/rake (iterative
 // proportional fitting, logit-shift reconciliation), calibration/smm
 // (simulated method of moments for persona weights), calibration/service

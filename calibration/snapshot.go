@@ -39,6 +39,8 @@ type Snapshot struct {
 	EffectMap *optimize.EffectMap `json:"effect_map,omitempty"`
 	// Quality is the backtest summary, as the PRD's calibration_quality.
 	Quality Quality `json:"quality"`
+	// Notes record what the fit could not do, e.g. why Hazard is nil.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Cell is the calibrated state of one segment × channel (× intervention).
@@ -61,6 +63,45 @@ type Cell struct {
 	UnsubscribeRate float64 `json:"unsubscribe_rate"`
 	// CostPerExposure is the mean cost of a treated exposure.
 	CostPerExposure float64 `json:"cost_per_exposure"`
+
+	// Day is the exposure day of a per-day cell (observed cells for
+	// residuals); zero in a snapshot's cells.
+	Day time.Time `json:"day,omitzero"`
+	// Campaigns counts the campaigns (randomization strata) pooled.
+	Campaigns int `json:"campaigns,omitempty"`
+	// TreatedExposures and ControlExposures split Exposures by arm.
+	TreatedExposures uint64 `json:"treated_exposures,omitempty"`
+	ControlExposures uint64 `json:"control_exposures,omitempty"`
+	// Conversions and ControlConversions count the distinct purchasers
+	// per campaign in each arm; Purchases the treated purchase events and
+	// Unsubscribes the treated unsubscribe events.
+	Conversions        uint64 `json:"conversions,omitempty"`
+	ControlConversions uint64 `json:"control_conversions,omitempty"`
+	Purchases          uint64 `json:"purchases,omitempty"`
+	Unsubscribes       uint64 `json:"unsubscribes,omitempty"`
+	// BaseRateSE and UpliftSE are the standard errors of BaseRate and
+	// Uplift.
+	BaseRateSE float64 `json:"base_rate_se,omitempty"`
+	UpliftSE   float64 `json:"uplift_se,omitempty"`
+	// ConversionRate is the treated arm's conversion rate, with its
+	// standard error; Heterogeneity is the between-campaign standard
+	// deviation of the treated rate (DerSimonian–Laird), which widens the
+	// interval of a prediction for a new campaign.
+	ConversionRate   float64 `json:"conversion_rate,omitempty"`
+	ConversionRateSE float64 `json:"conversion_rate_se,omitempty"`
+	Heterogeneity    float64 `json:"heterogeneity,omitempty"`
+	// RevenuePerExposure is treated revenue per treated exposure.
+	RevenuePerExposure float64 `json:"revenue_per_exposure,omitempty"`
+	// MeanFrequency is the treated exposures' mean frequency_cumulative.
+	MeanFrequency float64 `json:"mean_frequency,omitempty"`
+	// UnsubscribeFrequencySlope is the change of the unsubscribe logit
+	// per unit of mean frequency across campaigns, shared by the segments
+	// of the channel (a fixed-effects weighted least-squares fit on the
+	// campaigns' empirical logits; 0 without two degrees of freedom), with
+	// its standard error. It adjusts the unsubscribe
+	// rate predicted for a campaign at another frequency.
+	UnsubscribeFrequencySlope   float64 `json:"unsubscribe_frequency_slope,omitempty"`
+	UnsubscribeFrequencySlopeSE float64 `json:"unsubscribe_frequency_slope_se,omitempty"`
 }
 
 // Quality reports how well the calibration predicted held-out
