@@ -15,6 +15,7 @@ import (
 
 	"github.com/preflight-hq/preflight/causal/hazard"
 	"github.com/preflight-hq/preflight/persona"
+	"github.com/preflight-hq/preflight/persona/optimize"
 	"github.com/preflight-hq/preflight/warehouse"
 )
 
@@ -28,6 +29,10 @@ const (
 	DefaultLevel = 0.9
 	// DefaultPersonas is the number of personas per segment.
 	DefaultPersonas = 8
+	// DefaultMinInterventions is the default of Config.MinInterventions.
+	DefaultMinInterventions = 6
+	// DefaultProgramBudget is the default of Config.ProgramBudget.
+	DefaultProgramBudget = 2000
 	// MinInterventionEntities is the fewest entities each arm of an
 	// intervention needs in a segment × channel for the snapshot to carry
 	// a cell of that intervention on top of the pooled cell.
@@ -56,6 +61,41 @@ type Config struct {
 	Log *slog.Logger
 	// Now returns the creation time of snapshots (nil: time.Now).
 	Now func() time.Time
+
+	// Reasoner judges the window's interventions for the scope's personas
+	// when the intent-to-effect map and the persona weights are refitted
+	// (nil: persona.NewBuiltin()). Its judgements are cached for the call.
+	Reasoner persona.Reasoner
+	// MinInterventions is the fewest distinct interventions with a
+	// measured intervention cell (and a stored intervention event) the
+	// window needs for the intent-to-effect map to be refitted, and the
+	// fewest a segment needs for its persona weights to be refitted; with
+	// fewer, the previous map and weights are kept and a note says so.
+	// Default DefaultMinInterventions.
+	MinInterventions int
+	// ReweightPValue, when positive, keeps a segment's previous persona
+	// weights unless the re-weighting improves the distance between the
+	// simulated and the observed uplifts significantly: unless the
+	// p-value of the improvement (SegmentFit.PValue) is at most
+	// ReweightPValue. Zero applies every fit (the p-value is still
+	// reported, with a note when it exceeds 0.05).
+	ReweightPValue float64
+	// MarketingMix optionally gives a marketing-mix model's incremental
+	// conversions over the window per channel; the intervention cells'
+	// incremental conversions of those channels are scaled to them (see
+	// Raking). Nil: no macro channel totals.
+	MarketingMix map[string]float64
+	// ProgramReasoner, when set (an LLM is configured), builds the
+	// reasoners of the persona prompt program search; nil skips the
+	// search and keeps prev's program.
+	ProgramReasoner optimize.ProgramReasoner
+	// ProgramBudget is the most reasoner calls one program search may
+	// make. Default DefaultProgramBudget.
+	ProgramBudget int
+	// ProgramSearch holds the other options of the program search; its
+	// Budget is replaced by ProgramBudget, a zero Seed by Seed and a nil
+	// Logger by Log.
+	ProgramSearch optimize.Config
 }
 
 func (c Config) withDefaults() Config {
@@ -79,6 +119,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Reasoner == nil {
+		c.Reasoner = persona.NewBuiltin()
+	}
+	if c.MinInterventions <= 0 {
+		c.MinInterventions = DefaultMinInterventions
+	}
+	if c.ProgramBudget <= 0 {
+		c.ProgramBudget = DefaultProgramBudget
 	}
 	return c
 }
@@ -113,8 +162,15 @@ func WindowDays(end time.Time, w time.Duration) (from, to time.Time) {
 // is nil and a note says why. Personas are prev's for the segments prev has
 // (keeping their calibrated weights) and persona.Sample of DefaultPriors,
 // seeded from cfg.Seed and the segment, with uniform weights for new
-// segments. Program and EffectMap are prev's (Program defaults to
-// persona.DefaultProgram). Quality holds the backtests of the cfg.HoldOut
+// segments. Program and EffectMap start as prev's (Program defaults to
+// persona.DefaultProgram) and are then retuned on the window: the
+// intent-to-effect map and the persona weights are refitted on the
+// window's intervention cells and their stored intervention events (with
+// at least cfg.MinInterventions interventions; Reweighting reports the
+// fits), the intervention cells' predicted conversions are raked to the
+// window's segment and channel margins and, given cfg.MarketingMix, to its
+// channel totals (Raking), and the program is searched when
+// cfg.ProgramReasoner is set (ProgramRetune). Quality holds the backtests of the cfg.HoldOut
 // most recent campaigns of the window, predicted from cells fitted on the
 // rest of it, and DriftDetected says whether the warehouse holds a drift
 // event of the scope detected within the window. The version is prev's plus
@@ -199,6 +255,11 @@ func Calibrate(ctx context.Context, wh warehouse.Warehouse, cfg Config, end time
 			s.Program = prev.Program
 		}
 		s.EffectMap = prev.EffectMap
+	}
+
+	// Retuning: effect map and persona weights, raking, program.
+	if err := retune(ctx, wh, cfg, s, note); err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

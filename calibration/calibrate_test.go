@@ -301,9 +301,25 @@ func TestDriftAndRetune(t *testing.T) {
 	if post.Version != pre.Version+1 || post.Reason != "drift" {
 		t.Errorf("retuned snapshot: version %d reason %q", post.Version, post.Reason)
 	}
-	// Personas are carried over with their weights.
-	if len(post.Personas) != len(pre.Personas) || post.Personas[0].ID != pre.Personas[0].ID || post.Personas[0].Weight != pre.Personas[0].Weight {
-		t.Errorf("personas not carried over")
+	// Personas are carried over; their weights are refitted on the new
+	// window and still sum to 1 per segment.
+	if len(post.Personas) != len(pre.Personas) {
+		t.Fatalf("personas not carried over: %d, were %d", len(post.Personas), len(pre.Personas))
+	}
+	sums := map[string]float64{}
+	for i, p := range post.Personas {
+		if p.ID != pre.Personas[i].ID {
+			t.Errorf("persona %d is %s, was %s", i, p.ID, pre.Personas[i].ID)
+		}
+		sums[p.SegmentID] += p.Weight
+	}
+	for seg, sum := range sums {
+		if math.Abs(sum-1) > 1e-9 {
+			t.Errorf("weights of segment %s sum to %.12f after retuning", seg, sum)
+		}
+	}
+	if len(post.Reweighting) == 0 {
+		t.Errorf("persona weights not refitted on retuning; notes %q", post.Notes)
 	}
 
 	// Residuals of the stale snapshot on the drifted days are large and

@@ -48,6 +48,15 @@ func (c *calibrations) LatestSnapshot(context.Context, string) (warehouse.Snapsh
 	return warehouse.Snapshot{}, false, nil
 }
 
+// InterventionEvents returns the underlying warehouse's intervention
+// events when it implements warehouse.Calibrations, else none.
+func (c *calibrations) InterventionEvents(ctx context.Context, from, to time.Time) ([]warehouse.InterventionEvent, error) {
+	if cal, ok := c.Warehouse.(warehouse.Calibrations); ok {
+		return cal.InterventionEvents(ctx, from, to)
+	}
+	return nil, nil
+}
+
 // truthFrequencyMoments turns synth's planted hazard expectations by
 // channel and frequency into frequency moments of one segment, "all", with
 // the expected numbers of events rounded.

@@ -37,6 +37,18 @@ type Snapshot struct {
 	Program persona.Program `json:"program"`
 	// EffectMap maps persona intent change to uplift.
 	EffectMap *optimize.EffectMap `json:"effect_map,omitempty"`
+	// Reweighting reports the persona re-weighting by the simulated
+	// method of moments, one entry per segment fitted; empty when the
+	// weights were kept (Notes say why).
+	Reweighting []SegmentFit `json:"reweighting,omitempty"`
+	// Raking reports how the intervention cells' predicted conversions
+	// were raked to the window's margins and, when a marketing-mix
+	// summary was given, scaled to its channel totals; nil when no cell
+	// could be raked.
+	Raking *Raking `json:"raking,omitempty"`
+	// ProgramRetune reports the persona prompt program search; nil when
+	// no ProgramReasoner was configured or the search could not run.
+	ProgramRetune *ProgramRetune `json:"program_retune,omitempty"`
 	// Quality is the backtest summary, as the PRD's calibration_quality.
 	Quality Quality `json:"quality"`
 	// Notes record what the fit could not do, e.g. why Hazard is nil.
@@ -102,6 +114,19 @@ type Cell struct {
 	// rate predicted for a campaign at another frequency.
 	UnsubscribeFrequencySlope   float64 `json:"unsubscribe_frequency_slope,omitempty"`
 	UnsubscribeFrequencySlopeSE float64 `json:"unsubscribe_frequency_slope_se,omitempty"`
+
+	// PredictedConversions is, for an intervention cell, the treated
+	// conversions the persona model predicts (see Raking.Source) before
+	// raking; RakedConversions is the same after raking to the window's
+	// segment and channel margins, and RakedConversionRate is it per
+	// treated exposure. IncrementalConversions is RakedConversions minus
+	// the control rate's conversions, scaled to the marketing-mix total of
+	// the cell's channel when one was given. All are zero in pooled cells
+	// and in intervention cells that were not raked.
+	PredictedConversions   float64 `json:"predicted_conversions,omitempty"`
+	RakedConversions       float64 `json:"raked_conversions,omitempty"`
+	RakedConversionRate    float64 `json:"raked_conversion_rate,omitempty"`
+	IncrementalConversions float64 `json:"incremental_conversions,omitempty"`
 }
 
 // Quality reports how well the calibration predicted held-out

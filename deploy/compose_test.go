@@ -41,8 +41,10 @@ const (
 )
 
 // The contract with cmd/ingestor is the set of metric families it exports,
-// read from ingest/metrics.go by loadIngestorMetrics. Rules, their unit tests
-// and dashboards may only query these (and up).
+// read from ingest/metrics.go by loadIngestorMetrics; the contract with
+// cmd/calibrator is calibratorMetrics (calibrator_test.go). Rules, their unit
+// tests and dashboards may only query these (and up); exportedMetrics merges
+// the two.
 
 // recordResults are the values of the result label of ingest_records_total.
 var recordResults = []string{"ok", "invalid", "duplicate"}
@@ -84,53 +86,113 @@ var (
 	composeRequiredRef = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*):?\?[^}]*\}$`)
 	// grafanaRef is $VAR or ${VAR}, which Grafana expands in provisioning files.
 	grafanaRef = regexp.MustCompile(`^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$`)
-	// ingestMetricName finds ingestor metric names in PromQL.
-	ingestMetricName = regexp.MustCompile(`\bingest_[a-z0-9_]+\b`)
+	// metricName finds the names of Preflight's metrics in PromQL.
+	metricName = regexp.MustCompile(`\b(?:ingest|calib)_[a-z0-9_]+\b`)
 	// jobMatcher finds job="..." matchers in PromQL.
 	jobMatcher = regexp.MustCompile(`\bjob\s*=\s*"([^"]*)"`)
-	// resultMatcher finds result="..." matchers in PromQL.
-	resultMatcher = regexp.MustCompile(`\bresult\s*=\s*"([^"]*)"`)
+	// selectorRe finds a metric name with its label matchers.
+	selectorRe = regexp.MustCompile(`\b((?:ingest|calib)_[a-z0-9_]+|up)\s*\{([^}]*)\}`)
+	// matcherRe finds one label matcher in a selector.
+	matcherRe = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"([^"]*)"`)
+	// groupingRe finds the label lists of by, without, on, ignoring,
+	// group_left and group_right.
+	groupingRe = regexp.MustCompile(`\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)`)
 )
 
-// checkPromQL checks a query against the ingestor's metric contract (from
-// loadIngestorMetrics) and the configured scrape jobs.
+// commonLabels are labels every scraped series has, and le of buckets.
+var commonLabels = []string{"job", "instance", "le"}
+
+// checkPromQL checks a query against the metric contracts (from
+// exportedMetrics) and the configured scrape jobs: every Preflight metric it
+// names is exported, every job it matches is scraped and is the job that
+// exports the metric, and label names and values of the calibrator's metrics
+// (and the result label of ingest_records_total) are the ones exported.
 func checkPromQL(t *testing.T, where, expr string, jobs []string, metrics map[string]string) {
 	t.Helper()
-	names := map[string]bool{}
+	names := map[string]string{} // series name -> metric family
 	for name, typ := range metrics {
 		switch typ {
 		case "histogram":
 			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
-				names[name+suffix] = true
+				names[name+suffix] = name
 			}
 		case "summary":
 			for _, suffix := range []string{"", "_sum", "_count"} {
-				names[name+suffix] = true
+				names[name+suffix] = name
 			}
 		default:
-			names[name] = true
+			names[name] = name
 		}
 	}
 	found := regexp.MustCompile(`\bup\b`).MatchString(expr)
-	for _, m := range ingestMetricName.FindAllString(expr, -1) {
+	onlyCalib := true
+	var labels []string
+	for _, m := range metricName.FindAllString(expr, -1) {
 		found = true
-		if !names[m] {
-			t.Errorf("%s: %s is not a series the ingestor exports (%s)", where, m, expr)
+		family, ok := names[m]
+		if !ok {
+			t.Errorf("%s: %s is not a series Preflight exports (%s)", where, m, expr)
+			continue
+		}
+		if spec, ok := calibratorMetrics[family]; ok {
+			labels = append(labels, spec.labels...)
+		} else {
+			onlyCalib = false
 		}
 	}
 	if !found {
-		t.Errorf("%s: queries none of the ingestor's metrics: %s", where, expr)
+		t.Errorf("%s: queries none of Preflight's metrics: %s", where, expr)
 	}
 	for _, m := range jobMatcher.FindAllStringSubmatch(expr, -1) {
 		if !slices.Contains(jobs, m[1]) {
 			t.Errorf("%s: job %q is not a scrape job in %s", where, m[1], prometheusPath)
 		}
 	}
-	for _, m := range resultMatcher.FindAllStringSubmatch(expr, -1) {
-		if !slices.Contains(recordResults, m[1]) {
-			t.Errorf("%s: result %q is not one of %v", where, m[1], recordResults)
+	for _, sel := range selectorRe.FindAllStringSubmatch(expr, -1) {
+		family := names[sel[1]]
+		for _, mt := range matcherRe.FindAllStringSubmatch(sel[2], -1) {
+			label, op, value := mt[1], mt[2], mt[3]
+			if label == "job" && op == "=" {
+				if want := exporterJob(sel[1]); want != "" && value != want {
+					t.Errorf("%s: %s is exported by job %s, not %s", where, sel[1], want, value)
+				}
+			}
+			var allowed map[string][]string
+			switch spec, ok := calibratorMetrics[family]; {
+			case ok:
+				if !slices.Contains(spec.labels, label) && !slices.Contains(commonLabels, label) {
+					t.Errorf("%s: %s has no label %s (it has %v)", where, sel[1], label, spec.labels)
+				}
+				allowed = spec.values
+			case family == "ingest_records_total":
+				allowed = map[string][]string{"result": recordResults}
+			}
+			if vals, ok := allowed[label]; ok && op == "=" && !strings.Contains(value, "$") && !slices.Contains(vals, value) {
+				t.Errorf("%s: %s{%s=%q}: %s is one of %v", where, sel[1], label, value, label, vals)
+			}
 		}
 	}
+	if onlyCalib && len(labels) > 0 {
+		for _, g := range groupingRe.FindAllStringSubmatch(expr, -1) {
+			for _, l := range strings.Split(g[1], ",") {
+				if l = strings.TrimSpace(l); l != "" && !slices.Contains(labels, l) && !slices.Contains(commonLabels, l) {
+					t.Errorf("%s: groups or matches on %s, which none of its metrics has (%s)", where, l, expr)
+				}
+			}
+		}
+	}
+}
+
+// exporterJob is the scrape job of the service that exports the series
+// name, or "" for up, which every job has.
+func exporterJob(name string) string {
+	switch {
+	case strings.HasPrefix(name, "ingest_"):
+		return ingestorJob
+	case strings.HasPrefix(name, "calib_"):
+		return calibratorJob
+	}
+	return ""
 }
 
 // TestComposeServices checks that the stack defines the expected services.
@@ -145,6 +207,7 @@ func TestComposeServices(t *testing.T) {
 		{name: "kafka", image: "apache/kafka", published: []int{29092}},
 		{name: "clickhouse", image: "clickhouse/clickhouse-server", published: []int{9000, 8123}},
 		{name: ingestorService, build: true, published: []int{9464}},
+		{name: calibratorService, build: true, published: []int{9102}},
 		{name: "prometheus", image: "prom/prometheus", published: []int{9090}},
 		{name: "grafana", image: "grafana/grafana", published: []int{3000}},
 	}
@@ -333,8 +396,8 @@ func TestIngestorEnvironment(t *testing.T) {
 	})
 }
 
-// TestIngestorWiring checks that the ingestor's endpoints reach the services
-// that serve them.
+// TestIngestorWiring checks that the endpoints of the ingestor and the
+// calibrator reach the services that serve them.
 func TestIngestorWiring(t *testing.T) {
 	c, _ := loadCompose(t)
 	prom := loadPrometheus(t)
@@ -343,7 +406,11 @@ func TestIngestorWiring(t *testing.T) {
 		check func(t *testing.T)
 	}{
 		{"kafka brokers are kafka's in-network advertised listener", func(t *testing.T) {
-			for _, b := range strings.Split(c.env(t, ingestorService, "PREFLIGHT_KAFKA_BROKERS"), ",") {
+			var brokers []string
+			for _, svc := range goServices {
+				brokers = append(brokers, strings.Split(c.env(t, svc.name, "PREFLIGHT_KAFKA_BROKERS"), ",")...)
+			}
+			for _, b := range brokers {
 				hp := hostPort(t, "PREFLIGHT_KAFKA_BROKERS", strings.TrimSpace(b))
 				kafka := c.serviceByHost(hp.host)
 				if kafka == "" || c.Services[kafka].repository() != "apache/kafka" {
@@ -409,56 +476,98 @@ func TestIngestorWiring(t *testing.T) {
 			}
 		}},
 		{"clickhouse DSN points at clickhouse's native port with its user and database", func(t *testing.T) {
-			raw := c.env(t, ingestorService, "PREFLIGHT_CLICKHOUSE_DSN")
-			u, err := url.Parse(raw)
-			if err != nil {
-				t.Fatalf("PREFLIGHT_CLICKHOUSE_DSN: %v", err)
-			}
-			wantPort, ok := clickhousePorts[u.Scheme]
-			if !ok {
-				t.Fatalf("PREFLIGHT_CLICKHOUSE_DSN: unknown scheme %q", u.Scheme)
-			}
-			port, err := strconv.Atoi(u.Port())
-			if err != nil {
-				t.Fatalf("PREFLIGHT_CLICKHOUSE_DSN %q: no port", raw)
-			}
-			ch := c.requireEndpoint(t, "PREFLIGHT_CLICKHOUSE_DSN", u.Hostname(), port)
-			if ch == "" || c.Services[ch].repository() != "clickhouse/clickhouse-server" {
-				t.Fatalf("PREFLIGHT_CLICKHOUSE_DSN host %q is not a ClickHouse service", u.Hostname())
-			}
-			if port != wantPort {
-				t.Errorf("PREFLIGHT_CLICKHOUSE_DSN: scheme %s is served on port %d, not %d", u.Scheme, wantPort, port)
-			}
-			if got, want := u.User.Username(), c.env(t, ch, "CLICKHOUSE_USER"); got != want {
-				t.Errorf("PREFLIGHT_CLICKHOUSE_DSN user %q, but clickhouse creates %q", got, want)
-			}
-			if got, want := strings.TrimPrefix(u.Path, "/"), c.env(t, ch, "CLICKHOUSE_DB"); got != want {
-				t.Errorf("PREFLIGHT_CLICKHOUSE_DSN database %q, but clickhouse creates %q", got, want)
-			}
-			chVar, _ := requiredRef(c.env(t, ch, "CLICKHOUSE_PASSWORD"))
-			inVar, _ := requiredRef(c.env(t, ingestorService, "PREFLIGHT_CLICKHOUSE_PASSWORD"))
-			if chVar == "" || chVar != inVar {
-				t.Errorf("the ingestor's password (%q) and clickhouse's (%q) must come from the same variable", inVar, chVar)
+			for _, svc := range goServices {
+				t.Run(svc.name, func(t *testing.T) { checkDSN(t, c, svc.name) })
 			}
 		}},
 		{"metrics port is scraped by prometheus and published", func(t *testing.T) {
-			port := hostPort(t, "PREFLIGHT_HTTP_ADDR", c.env(t, ingestorService, "PREFLIGHT_HTTP_ADDR")).port
-			job := prom.job(t, ingestorJob)
-			want := net.JoinHostPort(ingestorService, strconv.Itoa(port))
-			var targets []string
-			for _, sc := range job.StaticConfigs {
-				targets = append(targets, sc.Targets...)
+			for _, svc := range goServices {
+				t.Run(svc.name, func(t *testing.T) { checkScraped(t, c, prom, svc.name, svc.job) })
 			}
-			if !slices.Equal(targets, []string{want}) {
-				t.Errorf("job %s scrapes %v, want [%s]", ingestorJob, targets, want)
-			}
-			if !slices.ContainsFunc(c.Services[ingestorService].Ports, func(p portMapping) bool { return p.Target == port && p.Published != 0 }) {
-				t.Errorf("the ingestor does not publish its metrics port %d", port)
+		}},
+		{"services wait for healthy kafka and clickhouse", func(t *testing.T) {
+			for _, svc := range goServices {
+				deps := c.svc(t, svc.name).DependsOn
+				for _, key := range []string{"PREFLIGHT_KAFKA_BROKERS", "PREFLIGHT_CLICKHOUSE_DSN"} {
+					v := c.env(t, svc.name, key)
+					host := strings.Split(v, ",")[0]
+					if u, err := url.Parse(v); err == nil && u.Host != "" {
+						host = u.Host
+					}
+					dep := c.serviceByHost(hostPort(t, key, host).host)
+					if deps[dep] != "service_healthy" {
+						t.Errorf("service %s reaches %s through %s but does not wait for it to be healthy", svc.name, dep, key)
+					}
+				}
 			}
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, tt.check)
+	}
+}
+
+// goServices are the services built from this repository, with their
+// Prometheus scrape jobs.
+var goServices = []struct{ name, job string }{
+	{ingestorService, ingestorJob},
+	{calibratorService, calibratorJob},
+}
+
+// checkDSN checks that a service's PREFLIGHT_CLICKHOUSE_DSN points at
+// ClickHouse's native port with its user and database, and that its password
+// comes from the variable ClickHouse's does.
+func checkDSN(t *testing.T, c *composeFile, svcName string) {
+	t.Helper()
+	raw := c.env(t, svcName, "PREFLIGHT_CLICKHOUSE_DSN")
+	u, err := url.Parse(raw)
+	if err != nil {
+		t.Fatalf("PREFLIGHT_CLICKHOUSE_DSN: %v", err)
+	}
+	wantPort, ok := clickhousePorts[u.Scheme]
+	if !ok {
+		t.Fatalf("PREFLIGHT_CLICKHOUSE_DSN: unknown scheme %q", u.Scheme)
+	}
+	port, err := strconv.Atoi(u.Port())
+	if err != nil {
+		t.Fatalf("PREFLIGHT_CLICKHOUSE_DSN %q: no port", raw)
+	}
+	ch := c.requireEndpoint(t, "PREFLIGHT_CLICKHOUSE_DSN", u.Hostname(), port)
+	if ch == "" || c.Services[ch].repository() != "clickhouse/clickhouse-server" {
+		t.Fatalf("PREFLIGHT_CLICKHOUSE_DSN host %q is not a ClickHouse service", u.Hostname())
+	}
+	if port != wantPort {
+		t.Errorf("PREFLIGHT_CLICKHOUSE_DSN: scheme %s is served on port %d, not %d", u.Scheme, wantPort, port)
+	}
+	if got, want := u.User.Username(), c.env(t, ch, "CLICKHOUSE_USER"); got != want {
+		t.Errorf("PREFLIGHT_CLICKHOUSE_DSN user %q, but clickhouse creates %q", got, want)
+	}
+	if got, want := strings.TrimPrefix(u.Path, "/"), c.env(t, ch, "CLICKHOUSE_DB"); got != want {
+		t.Errorf("PREFLIGHT_CLICKHOUSE_DSN database %q, but clickhouse creates %q", got, want)
+	}
+	chVar, _ := requiredRef(c.env(t, ch, "CLICKHOUSE_PASSWORD"))
+	inVar, _ := requiredRef(c.env(t, svcName, "PREFLIGHT_CLICKHOUSE_PASSWORD"))
+	if chVar == "" || chVar != inVar {
+		t.Errorf("the %s's password (%q) and clickhouse's (%q) must come from the same variable", svcName, inVar, chVar)
+	}
+}
+
+// checkScraped checks that Prometheus scrapes exactly the service's metrics
+// port (PREFLIGHT_HTTP_ADDR) in job, and that compose publishes it.
+func checkScraped(t *testing.T, c *composeFile, prom *promConfig, svcName, jobName string) {
+	t.Helper()
+	port := hostPort(t, "PREFLIGHT_HTTP_ADDR", c.env(t, svcName, "PREFLIGHT_HTTP_ADDR")).port
+	job := prom.job(t, jobName)
+	want := net.JoinHostPort(svcName, strconv.Itoa(port))
+	var targets []string
+	for _, sc := range job.StaticConfigs {
+		targets = append(targets, sc.Targets...)
+	}
+	if !slices.Equal(targets, []string{want}) {
+		t.Errorf("job %s scrapes %v, want [%s]", jobName, targets, want)
+	}
+	if !slices.ContainsFunc(c.Services[svcName].Ports, func(p portMapping) bool { return p.Target == port && p.Published != 0 }) {
+		t.Errorf("the %s does not publish its metrics port %d", svcName, port)
 	}
 }
 
@@ -552,7 +661,7 @@ func TestPrometheusConfig(t *testing.T) {
 	c, _ := loadCompose(t)
 	prom := loadPrometheus(t)
 	rules := loadRules(t)
-	metrics := loadIngestorMetrics(t)
+	metrics := exportedMetrics(t)
 	var jobs []string
 	for _, j := range prom.ScrapeConfigs {
 		jobs = append(jobs, j.JobName)
@@ -567,13 +676,15 @@ func TestPrometheusConfig(t *testing.T) {
 				t.Errorf("prometheus must mount ./%s at /etc/prometheus/prometheus.yml (got %+v)", prometheusPath, m)
 			}
 		}},
-		{"ingestor job", func(t *testing.T) {
-			j := prom.job(t, ingestorJob)
-			if got := orDefault(j.MetricsPath, "/metrics"); got != "/metrics" {
-				t.Errorf("metrics_path %q, want /metrics", got)
-			}
-			if got := prom.interval(j); got != "15s" {
-				t.Errorf("scrape interval %q, want 15s", got)
+		{"service jobs", func(t *testing.T) {
+			for _, svc := range goServices {
+				j := prom.job(t, svc.job)
+				if got := orDefault(j.MetricsPath, "/metrics"); got != "/metrics" {
+					t.Errorf("job %s: metrics_path %q, want /metrics", svc.job, got)
+				}
+				if got := prom.interval(j); got != "15s" {
+					t.Errorf("job %s: scrape interval %q, want 15s", svc.job, got)
+				}
 			}
 		}},
 		{"every scrape target is a served service port", func(t *testing.T) {
@@ -691,7 +802,7 @@ func TestAlertRules(t *testing.T) {
 func TestRuleTests(t *testing.T) {
 	c, _ := loadCompose(t)
 	prom := loadPrometheus(t)
-	metrics := loadIngestorMetrics(t)
+	metrics := exportedMetrics(t)
 	ruleTests := loadRuleTests(t)
 	var jobs []string
 	for _, j := range prom.ScrapeConfigs {
@@ -951,7 +1062,7 @@ func TestDashboards(t *testing.T) {
 	for _, j := range prom.ScrapeConfigs {
 		jobs = append(jobs, j.JobName)
 	}
-	metrics := loadIngestorMetrics(t)
+	metrics := exportedMetrics(t)
 	types := map[string]string{}
 	for _, d := range ds.Datasources {
 		types[d.UID] = d.Type
@@ -1003,6 +1114,11 @@ func TestDashboards(t *testing.T) {
 						checkRef("variable "+v.Name, v.Datasource)
 					}
 				}
+				for _, a := range d.Annotations.List {
+					if a.BuiltIn == 0 {
+						checkRef("annotation "+a.Name, a.Datasource)
+					}
+				}
 				for _, q := range d.queries() {
 					checkPromQL(t, q.where, q.expr, jobs, metrics)
 				}
@@ -1043,8 +1159,8 @@ func TestDockerfile(t *testing.T) {
 				t.Errorf("go build runs without CGO_ENABLED=0: %s", buildRun.args)
 			}
 		}},
-		{"builds the ingestor and the CLI", func(t *testing.T) {
-			for _, want := range []string{"ingestor", "preflight"} {
+		{"builds the ingestor, the calibrator and the CLI", func(t *testing.T) {
+			for _, want := range []string{"ingestor", "calibrator", "preflight"} {
 				if pkgs[want] != "./cmd/"+want {
 					t.Errorf("TARGET=%s should build ./cmd/%s (Dockerfile maps %v)", want, want, pkgs)
 				}
@@ -1061,6 +1177,10 @@ func TestDockerfile(t *testing.T) {
 			for _, p := range paths {
 				dir := filepath.Join(repoRoot, filepath.FromSlash(p))
 				fi, err := os.Stat(dir)
+				if os.IsNotExist(err) && slices.Contains(commandsInProgress, p) {
+					t.Logf("%s does not exist yet (being written; see commandsInProgress)", p)
+					continue
+				}
 				if err != nil || !fi.IsDir() {
 					t.Errorf("%s: %s is not a directory of the repository", dockerfilePath, p)
 					continue
@@ -1119,9 +1239,24 @@ func TestDockerfile(t *testing.T) {
 				t.Errorf("./cmd/preflight no longer imports %s: its image can be static again; update this test and the Dockerfile", chdbModule)
 			}
 		}},
+		{"the calibrator does not import chdb-go", func(t *testing.T) {
+			// It reaches ClickHouse over the network; its image is static.
+			if inProgress(calibratorPkg) {
+				t.Skipf("%s is not written yet", calibratorPkg)
+			}
+			for _, dep := range goListDeps(t, calibratorPkg) {
+				if usesChdb(dep) {
+					t.Errorf("%s depends on %s; the calibrator image (%s) cannot load libchdb.so", calibratorPkg, dep, staticRuntime)
+				}
+			}
+		}},
 		{"images of binaries that load libchdb.so have glibc and the library", func(t *testing.T) {
 			lib := d.chdbStage(t)
 			for target, pkg := range pkgs {
+				if inProgress(pkg) {
+					t.Logf("TARGET=%s: %s is not written yet; not checked", target, pkg)
+					continue
+				}
 				chain, root := d.resolve(t, target)
 				var libSrc string
 				for dst, src := range copiedFrom(chain, lib.name) {
@@ -1180,20 +1315,8 @@ func TestDockerfile(t *testing.T) {
 			}
 		}},
 		{"exposes the metrics port", func(t *testing.T) {
-			port := strconv.Itoa(hostPort(t, "PREFLIGHT_HTTP_ADDR", c.env(t, ingestorService, "PREFLIGHT_HTTP_ADDR")).port)
-			chain, _ := d.resolve(t, "ingestor")
-			var exposed []string
-			for _, st := range chain {
-				for _, in := range st.instrs {
-					if in.cmd == "EXPOSE" {
-						for _, p := range strings.Fields(in.args) {
-							exposed = append(exposed, strings.TrimSuffix(p, "/tcp"))
-						}
-					}
-				}
-			}
-			if !slices.Contains(exposed, port) {
-				t.Errorf("ingestor image exposes %v, want %s", exposed, port)
+			for _, svc := range goServices {
+				t.Run(svc.name, func(t *testing.T) { checkExposed(t, c, d, svc.name) })
 			}
 		}},
 		{"compose builds a known target from the repository root", func(t *testing.T) {
@@ -1212,8 +1335,8 @@ func TestDockerfile(t *testing.T) {
 				if _, ok := pkgs[target]; !ok {
 					t.Errorf("service %s: TARGET %q is not one the Dockerfile builds", name, target)
 				}
-				if name == ingestorService && target != "ingestor" {
-					t.Errorf("service %s builds TARGET %q", name, target)
+				if want := map[string]string{ingestorService: "ingestor", calibratorService: "calibrator"}[name]; want != "" && target != want {
+					t.Errorf("service %s builds TARGET %q, want %s", name, target, want)
 				}
 			}
 		}},
@@ -1221,6 +1344,35 @@ func TestDockerfile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, tt.check)
 	}
+}
+
+// checkExposed checks that the image of a service's build target exposes
+// its metrics port.
+func checkExposed(t *testing.T, c *composeFile, d *dockerfile, svcName string) {
+	t.Helper()
+	port := strconv.Itoa(hostPort(t, "PREFLIGHT_HTTP_ADDR", c.env(t, svcName, "PREFLIGHT_HTTP_ADDR")).port)
+	target := orDefault(c.svc(t, svcName).Build.Args["TARGET"], d.globalArgs["TARGET"])
+	chain, _ := d.resolve(t, target)
+	var exposed []string
+	for _, st := range chain {
+		for _, in := range st.instrs {
+			if in.cmd == "EXPOSE" {
+				for _, p := range strings.Fields(in.args) {
+					exposed = append(exposed, strings.TrimSuffix(p, "/tcp"))
+				}
+			}
+		}
+	}
+	if !slices.Contains(exposed, port) {
+		t.Errorf("%s image exposes %v, want %s", target, exposed, port)
+	}
+}
+
+// inProgress reports whether pkg is one of commandsInProgress and has no Go
+// files yet.
+func inProgress(pkg string) bool {
+	files, _ := filepath.Glob(filepath.Join(repoRoot, filepath.FromSlash(pkg), "*.go"))
+	return slices.Contains(commandsInProgress, pkg) && len(files) == 0
 }
 
 // TestPromtool validates the Prometheus files, the alert unit tests and the

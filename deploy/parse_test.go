@@ -590,17 +590,51 @@ type dsRef struct {
 
 // dashboard is a Grafana dashboard JSON model.
 type dashboard struct {
-	UID        string  `json:"uid"`
-	Title      string  `json:"title"`
-	Panels     []panel `json:"panels"`
+	UID        string     `json:"uid"`
+	Title      string     `json:"title"`
+	Panels     []panel    `json:"panels"`
+	Links      []dashLink `json:"links"`
 	Templating struct {
-		List []struct {
-			Name       string          `json:"name"`
-			Type       string          `json:"type"`
-			Datasource json.RawMessage `json:"datasource"`
-			Definition string          `json:"definition"`
-		} `json:"list"`
+		List []templateVar `json:"list"`
 	} `json:"templating"`
+	Annotations struct {
+		List []annotation `json:"list"`
+	} `json:"annotations"`
+}
+
+// templateVar is a dashboard template variable.
+type templateVar struct {
+	Name       string          `json:"name"`
+	Type       string          `json:"type"`
+	Datasource json.RawMessage `json:"datasource"`
+	Definition string          `json:"definition"`
+}
+
+// dashLink is a link in a dashboard's header.
+type dashLink struct {
+	Title string `json:"title"`
+	Type  string `json:"type"`
+	URL   string `json:"url"`
+}
+
+// annotation is an annotation query of a dashboard; builtIn is Grafana's
+// own annotations and alerts.
+type annotation struct {
+	Name       string          `json:"name"`
+	BuiltIn    int             `json:"builtIn"`
+	Datasource json.RawMessage `json:"datasource"`
+	Expr       string          `json:"expr"`
+	Target     *target         `json:"target"`
+}
+
+// target is one query of a panel or an annotation: PromQL in expr, or, for
+// the ClickHouse plugin, SQL in rawSql.
+type target struct {
+	RefID      string          `json:"refId"`
+	Expr       string          `json:"expr"`
+	RawSQL     string          `json:"rawSql"`
+	QueryType  string          `json:"queryType"`
+	Datasource json.RawMessage `json:"datasource"`
 }
 
 // panel is a dashboard panel.
@@ -609,12 +643,8 @@ type panel struct {
 	Title      string          `json:"title"`
 	Type       string          `json:"type"`
 	Datasource json.RawMessage `json:"datasource"`
-	Targets    []struct {
-		RefID      string          `json:"refId"`
-		Expr       string          `json:"expr"`
-		Datasource json.RawMessage `json:"datasource"`
-	} `json:"targets"`
-	Panels []panel `json:"panels"` // a collapsed row's panels
+	Targets    []target        `json:"targets"`
+	Panels     []panel         `json:"panels"` // a collapsed row's panels
 }
 
 // allPanels flattens rows.
@@ -685,12 +715,64 @@ func (d *dashboard) queries() []dashQuery {
 			}
 		}
 	}
+	for _, a := range d.Annotations.List {
+		if a.Expr != "" {
+			qs = append(qs, dashQuery{"annotation " + a.Name, a.Expr})
+		}
+		if a.Target != nil && a.Target.Expr != "" {
+			qs = append(qs, dashQuery{"annotation " + a.Name, a.Target.Expr})
+		}
+	}
 	for _, v := range d.Templating.List {
-		if v.Definition != "" {
+		if v.Definition != "" && !strings.Contains(strings.ToUpper(v.Definition), "SELECT ") { // SQL is ClickHouse's
 			qs = append(qs, dashQuery{"variable " + v.Name, v.Definition})
 		}
 	}
 	return qs
+}
+
+// sqlQuery is one ClickHouse query of a dashboard.
+type sqlQuery struct {
+	where, uid, sql        string
+	timeSeries, annotation bool
+}
+
+// sqlQueries returns the dashboard's ClickHouse queries (targets with
+// rawSql), with the data source uid each one runs on.
+func (d *dashboard) sqlQueries() []sqlQuery {
+	var qs []sqlQuery
+	for _, p := range d.allPanels() {
+		for _, tg := range p.Targets {
+			if tg.RawSQL == "" {
+				continue
+			}
+			uid := dsUID(tg.Datasource)
+			if uid == "" {
+				uid = dsUID(p.Datasource)
+			}
+			qs = append(qs, sqlQuery{
+				where:      fmt.Sprintf("panel %d (%s) target %s", p.ID, p.Title, tg.RefID),
+				uid:        uid,
+				sql:        tg.RawSQL,
+				timeSeries: tg.QueryType == "timeseries",
+			})
+		}
+	}
+	for _, a := range d.Annotations.List {
+		if a.Target != nil && a.Target.RawSQL != "" {
+			qs = append(qs, sqlQuery{where: "annotation " + a.Name, uid: dsUID(a.Datasource), sql: a.Target.RawSQL, annotation: true})
+		}
+	}
+	return qs
+}
+
+// dsUID returns the uid of a data source reference, or "".
+func dsUID(raw json.RawMessage) string {
+	var ref dsRef
+	if len(raw) == 0 || json.Unmarshal(raw, &ref) != nil {
+		return ""
+	}
+	return ref.UID
 }
 
 // readYAML parses file, decodes it into out unless out is nil, and returns
@@ -966,10 +1048,17 @@ func expand(s string, vars map[string]string) string {
 // HistogramOpts and SummaryOpts literal, with its type.
 func loadIngestorMetrics(t *testing.T) map[string]string {
 	t.Helper()
+	return loadMetricsFrom(t, ingestMetricsPath)
+}
+
+// loadMetricsFrom reads the metric families defined in the Go file
+// ingestMetricsPath names, as loadIngestorMetrics describes.
+func loadMetricsFrom(t *testing.T, ingestMetricsPath string) map[string]string {
+	t.Helper()
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, ingestMetricsPath, nil, 0)
 	if err != nil {
-		t.Fatalf("cannot read the ingestor's metrics: %v", err)
+		t.Fatalf("cannot read the metrics of %s: %v", ingestMetricsPath, err)
 	}
 	pkgName := ""
 	for _, imp := range f.Imports {

@@ -50,6 +50,27 @@ type Calibrations interface {
 	// LatestSnapshot returns scope's snapshot with the highest version, and
 	// false when there is none.
 	LatestSnapshot(ctx context.Context, scope string) (Snapshot, bool, error)
+	// InterventionEvents returns the stored intervention events created in
+	// [from, to) (a zero bound is open), one per event_id, ordered by
+	// creation time and then event id: the content the calibrator judges
+	// with personas.
+	InterventionEvents(ctx context.Context, from, to time.Time) ([]InterventionEvent, error)
+}
+
+// InterventionEvent is one stored intervention event (the raw
+// interventions table of migration 0002): what was sent, with its content
+// features.
+type InterventionEvent struct {
+	EventID        string
+	InterventionID string
+	// Type is the event's type field, the channel for synth's events.
+	Type      string
+	CreatedAt time.Time
+	// ContentTemplate is the message text with its placeholders.
+	ContentTemplate string
+	// CreativeElements is the JSON object of content features, e.g.
+	// {"discount_pct":15,"urgency":0.4,"relevance_category":"shoes"}.
+	CreativeElements string
 }
 
 // FrequencyMoment is one cell of the unsubscribe hazard by frequency.

@@ -404,3 +404,30 @@ func (w *sqlWarehouse) LatestSnapshot(ctx context.Context, scope string) (Snapsh
 	s.Body = []byte(body)
 	return s, true, rows.Err()
 }
+
+// InterventionEvents implements Calibrations: one row per event_id of the
+// raw interventions table, created in [from, to) to the second (a zero
+// bound is open), ordered by creation time, then event id.
+func (w *sqlWarehouse) InterventionEvents(ctx context.Context, from, to time.Time) ([]InterventionEvent, error) {
+	if !from.IsZero() && !to.IsZero() && !from.Before(to) {
+		return nil, nil
+	}
+	rows, err := w.e.Query(ctx, w.q.interventionEvents(from, to))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read intervention events: %w", err)
+	}
+	defer rows.Close()
+	var out []InterventionEvent
+	for rows.Next() {
+		var ev InterventionEvent
+		if err := rows.Scan(&ev.EventID, &ev.InterventionID, &ev.Type, &ev.CreatedAt, &ev.ContentTemplate, &ev.CreativeElements); err != nil {
+			return nil, fmt.Errorf("cannot read intervention events: %w", err)
+		}
+		ev.CreatedAt = ev.CreatedAt.UTC()
+		out = append(out, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("cannot read intervention events: %w", err)
+	}
+	return out, nil
+}

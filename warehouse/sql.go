@@ -860,3 +860,26 @@ func (q queries) latestSnapshot(scope string) string {
 	return "SELECT version, created_at, body FROM " + q.table("calibration_snapshots") +
 		" WHERE scope = " + quoteString(scope) + " ORDER BY version DESC, created_at DESC LIMIT 1"
 }
+
+// interventionEvents reads the intervention events created in [from, to)
+// (zero bounds are open), one row per event_id, oldest first; columns match
+// InterventionEvent. Copies of one event share their created_at (it is in
+// the sort key), so the range keeps or drops them together.
+func (q queries) interventionEvents(from, to time.Time) string {
+	var conds []string
+	if !from.IsZero() {
+		conds = append(conds, "created_at >= "+dateTimeLiteral(clampTime(from)))
+	}
+	if !to.IsZero() {
+		conds = append(conds, "created_at < "+dateTimeLiteral(clampTime(to)))
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = "\nWHERE " + strings.Join(conds, " AND ")
+	}
+	return `SELECT event_id, any(intervention_id) AS i_intervention, any(type) AS i_type, any(created_at) AS i_created_at,
+  any(content_template) AS i_template, any(creative_elements) AS i_creative
+FROM ` + q.table("interventions") + where + `
+GROUP BY event_id
+ORDER BY i_created_at, event_id`
+}

@@ -2,8 +2,10 @@ package warehousetest
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -462,6 +464,77 @@ func testSnapshots(t *testing.T, open Opener) {
 	} {
 		if err := c.InsertSnapshot(ctx, s); err == nil {
 			t.Errorf("InsertSnapshot with %s: no error", name)
+		}
+	}
+}
+
+// testInterventionEvents stores intervention events (one of them twice,
+// past the insert-time lookup) and reads them back by creation time: one
+// row per event_id, oldest first, with the template and the creative
+// elements as stored, and [from, to) bounds to the second.
+func testInterventionEvents(t *testing.T, open Opener) {
+	w, c, ctx := calibrations(t, open)
+	i1 := NewIntervention("iv-1", "email", Day1.Add(10*time.Hour+500*time.Millisecond))
+	i1.CreativeElements = map[string]any{"discount_pct": 15.0, "urgency": 0.7, "relevance_category": "shoes", "channel": "email"}
+	i2 := NewIntervention("iv-2", "sms", Day2)
+	i2.ContentTemplate = "{{first_name}}, l'été \"chaud\" – 20% off\nReply STOP"
+	i3 := NewIntervention("iv-3", "push", Day0.Add(23*time.Hour))
+	i3.CreativeElements = nil
+	// The same intervention id again, as a new event.
+	i4 := NewIntervention("iv-1", "email", Day1.Add(9*time.Hour))
+	mustValid(t, i1, i2, i3, i4)
+	insert(t, ctx, w, schemas.TypeIntervention, rowsOf(i1, i2, i3, i4))
+	ui, ok := w.(warehouse.UncheckedInserter)
+	if !ok {
+		t.Fatalf("%T does not implement warehouse.UncheckedInserter", w)
+	}
+	if n, err := ui.InsertUnchecked(ctx, schemas.TypeIntervention, rowsOf(i1, i2)); err != nil || n != 2 {
+		t.Fatalf("InsertUnchecked of stored interventions: %d, %v", n, err)
+	}
+	want := func(iv *schemas.Intervention) warehouse.InterventionEvent {
+		return warehouse.InterventionEvent{EventID: iv.EventID, InterventionID: iv.InterventionID, Type: iv.Kind,
+			CreatedAt: iv.CreatedAt.Truncate(time.Second), ContentTemplate: iv.ContentTemplate}
+	}
+	cases := []struct {
+		from, to time.Time
+		want     []*schemas.Intervention
+	}{
+		{time.Time{}, time.Time{}, []*schemas.Intervention{i3, i4, i1, i2}},
+		{Day1, time.Time{}, []*schemas.Intervention{i4, i1, i2}},
+		{time.Time{}, Day2, []*schemas.Intervention{i3, i4, i1}},
+		{Day1.Add(10 * time.Hour), Day1.Add(10*time.Hour + time.Second), []*schemas.Intervention{i1}},
+		{Day1.Add(10*time.Hour + time.Second), Day2.Add(time.Second), []*schemas.Intervention{i2}},
+		{Day2, Day1, nil},
+		{Day3, time.Time{}, nil},
+	}
+	for _, tc := range cases {
+		got, err := c.InterventionEvents(ctx, tc.from, tc.to)
+		if err != nil {
+			t.Errorf("InterventionEvents(%s, %s): %v", tc.from, tc.to, err)
+			continue
+		}
+		if len(got) != len(tc.want) {
+			t.Errorf("InterventionEvents(%s, %s): %d events, want %d: %+v", tc.from, tc.to, len(got), len(tc.want), got)
+			continue
+		}
+		for i, iv := range tc.want {
+			g, w := got[i], want(iv)
+			creative := g.CreativeElements
+			g.CreativeElements = ""
+			if g != w || g.CreatedAt.Location() != time.UTC {
+				t.Errorf("InterventionEvents(%s, %s) event %d:\n\tgot  %+v\n\twant %+v", tc.from, tc.to, i, g, w)
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(creative), &m); err != nil {
+				t.Errorf("event %s: creative elements %q are not JSON: %v", g.EventID, creative, err)
+				continue
+			}
+			if len(m) == 0 && len(iv.CreativeElements) == 0 {
+				continue
+			}
+			if !reflect.DeepEqual(m, iv.CreativeElements) {
+				t.Errorf("event %s: creative elements %v, want %v", g.EventID, m, iv.CreativeElements)
+			}
 		}
 	}
 }

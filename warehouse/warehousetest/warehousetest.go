@@ -68,6 +68,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("FrequencyMoments", func(t *testing.T) { testFrequencyMoments(t, open) })
 	t.Run("DriftEvents", func(t *testing.T) { testDriftEvents(t, open) })
 	t.Run("Snapshots", func(t *testing.T) { testSnapshots(t, open) })
+	t.Run("InterventionEvents", func(t *testing.T) { testInterventionEvents(t, open) })
 }
 
 func ctxFor(t testing.TB) context.Context {
