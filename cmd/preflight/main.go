@@ -5,7 +5,7 @@
 //	preflight demo       stream a synthetic world (or the Hillstrom replay) through Kafka into ClickHouse and summarize it
 //	preflight generate   write a synthetic CRM world with known truth to files or Kafka
 //	preflight replay     stream the Hillstrom e-mail experiment through Kafka
-//	preflight bench      benchmarks (bench ingest)
+//	preflight bench      benchmarks (bench ingest, bench refresh)
 //
 // Every flag can also be set from the environment: flag kafka-brokers from
 // PREFLIGHT_KAFKA_BROKERS, and so on.
@@ -30,7 +30,7 @@ commands:
   demo       stream a synthetic world (or --source hillstrom) through Kafka into ClickHouse and summarize it
   generate   write a synthetic CRM world with known truth to files or to Kafka
   replay     stream the Hillstrom e-mail experiment (CSV) through Kafka
-  bench      run a benchmark: bench ingest
+  bench      run a benchmark: bench ingest, bench refresh
 
 Run 'preflight <command> -h' for the command's flags.
 `
