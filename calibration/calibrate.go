@@ -96,6 +96,11 @@ type Config struct {
 	// Budget is replaced by ProgramBudget, a zero Seed by Seed and a nil
 	// Logger by Log.
 	ProgramSearch optimize.Config
+	// MMM configures the marketing-mix model refitted on the window (see
+	// MMMConfig; the zero value fits with the documented defaults). When
+	// MarketingMix is nil, the fitted model's per-channel incremental
+	// conversions are the raking step's channel totals (see mmmMix).
+	MMM MMMConfig
 }
 
 func (c Config) withDefaults() Config {
@@ -170,7 +175,11 @@ func WindowDays(end time.Time, w time.Duration) (from, to time.Time) {
 // fits), the intervention cells' predicted conversions are raked to the
 // window's segment and channel margins and, given cfg.MarketingMix, to its
 // channel totals (Raking), and the program is searched when
-// cfg.ProgramReasoner is set (ProgramRetune). Quality holds the backtests of the cfg.HoldOut
+// cfg.ProgramReasoner is set (ProgramRetune). The marketing-mix model is
+// refitted on the window's daily spend and revenue (cfg.MMM, see
+// buildMMMSeries and MMMSummary) before the raking, whose channel totals
+// it gives when cfg.MarketingMix is nil; when it cannot be fitted, a note
+// says why and prev's summary is kept. Quality holds the backtests of the cfg.HoldOut
 // most recent campaigns of the window, predicted from cells fitted on the
 // rest of it, and DriftDetected says whether the warehouse holds a drift
 // event of the scope detected within the window. The version is prev's plus
@@ -257,9 +266,24 @@ func Calibrate(ctx context.Context, wh warehouse.Warehouse, cfg Config, end time
 		s.EffectMap = prev.EffectMap
 	}
 
+	// The marketing-mix model, whose channel totals the raking may use.
+	fresh, err := refitMMM(ctx, cfg, s, em, om, to, prev, note)
+	if err != nil {
+		return nil, err
+	}
+	mixSource := "config"
+	if cfg.MarketingMix == nil {
+		if mix := mmmMix(s, fresh, note); mix != nil {
+			cfg.MarketingMix, mixSource = mix, "mmm"
+		}
+	}
+
 	// Retuning: effect map and persona weights, raking, program.
 	if err := retune(ctx, wh, cfg, s, note); err != nil {
 		return nil, err
+	}
+	if s.Raking != nil && len(s.Raking.MixFactors) > 0 {
+		s.Raking.MixSource = mixSource
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err

@@ -12,13 +12,18 @@
 // Neyman interval, revenue, unsubscribe and cost rates (BuildCells; rates
 // are per assignment, as synth's Truth defines them), the hazard models,
 // personas and program, and the backtest of the most recent campaigns
-// (BacktestCells). It then retunes on the window (retune.go): it maps the
+// (BacktestCells). It refits the marketing-mix model (mmm.go) on the
+// window's daily spend per channel and incremental revenue (the day's
+// revenue less its holdouts' baseline) and summarizes it (MMMSummary:
+// contributions, shares, ROAS and marginal ROAS with intervals, the curves'
+// posterior means, diagnostics). It then retunes on the window (retune.go): it maps the
 // window's stored intervention events to persona interventions, judges
 // them for the scope's personas, fits the intent-to-effect map on the
 // intervention cells' uplifts and re-weights each segment's personas by the
 // simulated method of moments; it rakes the intervention cells' predicted
 // conversions to the window's segment and channel margins (and to a
-// marketing-mix model's channel totals when given); and, when an LLM is
+// marketing-mix model's channel totals: Config.MarketingMix, else the
+// refitted model's); and, when an LLM is
 // configured, it searches the persona prompt program and promotes the
 // winner only when it beats the zero-shot program. Observe and Residuals give the drift detectors the
 // observed cells and the live snapshot's standardized residuals; Decode

@@ -80,6 +80,10 @@ type Raking struct {
 	// applied, the factor that scaled the cells' incremental conversions
 	// to the marketing-mix total.
 	MixFactors map[string]float64 `json:"mix_factors,omitempty"`
+	// MixSource names where the channel totals of MixFactors came from:
+	// "config" (Config.MarketingMix) or "mmm" (the marketing-mix model
+	// refitted on the window, see Snapshot.MMM).
+	MixSource string `json:"mix_source,omitempty"`
 }
 
 // ProgramRetune reports a persona prompt program search.

@@ -49,6 +49,10 @@ type Snapshot struct {
 	// ProgramRetune reports the persona prompt program search; nil when
 	// no ProgramReasoner was configured or the search could not run.
 	ProgramRetune *ProgramRetune `json:"program_retune,omitempty"`
+	// MMM summarizes the marketing-mix model refitted on the window (or,
+	// when it could not be refitted, prev's, with its own window; Notes
+	// say why); nil when none was ever fitted.
+	MMM *MMMSummary `json:"mmm,omitempty"`
 	// Quality is the backtest summary, as the PRD's calibration_quality.
 	Quality Quality `json:"quality"`
 	// Notes record what the fit could not do, e.g. why Hazard is nil.
