@@ -55,6 +55,16 @@ type Config struct {
 	// drift metrics (default 256). Cells beyond it are not watched and a
 	// warning is logged.
 	MaxMoments int
+	// WatchFrequency turns on the PSI watch of each channel's daily
+	// distribution of cumulative frequency against the snapshot window's
+	// (default off). Off by default because frequency_cumulative counts
+	// every send an entity ever had: under an unchanged contact policy it
+	// still grows for a fixed audience, so its distribution drifts by
+	// construction and the watch raises false alarms (measured: PSI 3.9 on
+	// the first day after the window on a world without drift). Turn it on
+	// where producers send a windowed frequency (e.g. sends in the last 7
+	// days), whose distribution is stationary when the policy is.
+	WatchFrequency bool
 	// PSIThreshold is the population stability index at which the
 	// frequency distribution of a channel is said to have drifted
 	// (default 0.25, the usual "significant" rule of thumb).

@@ -29,7 +29,7 @@ type DetectorFactory struct {
 
 // DefaultDetectors returns the detectors run on every residual stream when
 // Deps.Detectors is nil: a two-sided tabular CUSUM with the known in-control
-// reference of a standardized residual (mean 0, σ 1; k = 0.5, h = 10, no
+// reference of a standardized residual (mean 0, σ 1; k = 0.5, h = 11, no
 // warm-up, so it watches from the first day after a snapshot) and a
 // Page-Hinkley test with drift's defaults (δ = 0.25, λ = 20, 30 days before
 // it may alarm), which also catches slow drifts of the running mean.

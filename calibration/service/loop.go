@@ -75,6 +75,12 @@ func (l *scopeLoop) run(ctx context.Context) {
 		close(l.done)
 	}()
 	l.log.Info("scope loop starting")
+	// Bring the moments up to date first, so that an initial snapshot is
+	// fitted on what the warehouse holds rather than on moments never
+	// refreshed. A failure here is not fatal: the loop's refreshes retry.
+	if err := l.advance(ctx); err != nil && ctx.Err() == nil {
+		l.log.Warn("first refresh failed; calibrating on the moments as they are", "err", err)
+	}
 	if err := l.load(ctx); err != nil {
 		if ctx.Err() == nil {
 			l.log.Error("scope loop cannot start", "err", err)
@@ -85,10 +91,14 @@ func (l *scopeLoop) run(ctx context.Context) {
 	t := time.NewTicker(l.s.cfg.RefreshInterval)
 	defer t.Stop()
 	for {
-		if err := l.refresh(ctx); err == nil {
+		err := l.refresh(ctx)
+		if err == nil {
 			l.lastOK.Store(time.Now().UnixNano())
 		} else if ctx.Err() == nil {
 			l.log.Warn("refresh failed; retrying at the next interval", "err", err)
+		}
+		if l.s.onRefresh != nil {
+			l.s.onRefresh(l.scope, l.fedThrough, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -140,10 +150,36 @@ func (l *scopeLoop) setSnapshot(snap *calibration.Snapshot) {
 	l.s.m.snapshot(snap)
 }
 
-// refresh is one turn of the loop.
+// refresh is one turn of the loop: advance the moments, watch the days
+// completed since, publish alarms, and retune when due.
 func (l *scopeLoop) refresh(ctx context.Context) error {
 	start := time.Now()
 	defer func() { l.s.m.refreshDuration.WithLabelValues(l.scope).Observe(time.Since(start).Seconds()) }()
+	if err := l.advance(ctx); err != nil {
+		return err
+	}
+	alarms, err := l.watch(ctx, l.s.clock())
+	if err != nil {
+		return err
+	}
+	if len(alarms) > 0 {
+		if err := l.publishAlarms(ctx, alarms); err != nil {
+			return err
+		}
+		l.pending = "drift"
+	}
+	switch {
+	case l.pending != "":
+		return l.retune(ctx, l.pending)
+	case time.Since(l.snap.CreatedAt) >= l.s.cfg.RetuneInterval:
+		return l.retune(ctx, "schedule")
+	}
+	return nil
+}
+
+// advance refreshes the moments of everything ingested since the scope's
+// watermark and moves the watermark (a restart resumes from it).
+func (l *scopeLoop) advance(ctx context.Context) error {
 	wh := l.s.d.Warehouse
 	wm, err := wh.Watermark(ctx, l.scope)
 	if err != nil {
@@ -166,23 +202,6 @@ func (l *scopeLoop) refresh(ctx context.Context) error {
 		l.s.m.watermark.WithLabelValues(l.scope).Set(float64(newest.UnixNano()) / 1e9)
 	}
 	l.log.Debug("moments refreshed", "rows", rows, "watermark", newest)
-
-	alarms, err := l.watch(ctx, time.Now())
-	if err != nil {
-		return err
-	}
-	if len(alarms) > 0 {
-		if err := l.publishAlarms(ctx, alarms); err != nil {
-			return err
-		}
-		l.pending = "drift"
-	}
-	switch {
-	case l.pending != "":
-		return l.retune(ctx, l.pending)
-	case time.Since(l.snap.CreatedAt) >= l.s.cfg.RetuneInterval:
-		return l.retune(ctx, "schedule")
-	}
 	return nil
 }
 
@@ -190,7 +209,7 @@ func (l *scopeLoop) refresh(ctx context.Context) error {
 // A failed calibration leaves the reason pending for the next refresh.
 func (l *scopeLoop) retune(ctx context.Context, reason string) error {
 	l.pending = reason
-	snap, err := l.s.d.Calibrate(ctx, l.scope, time.Now().UTC(), reason, l.snap)
+	snap, err := l.s.d.Calibrate(ctx, l.scope, l.s.clock().UTC(), reason, l.snap)
 	// A retune cut short by the loop's stop (a revoke) is not a failure:
 	// the scope's next owner makes it.
 	if err != nil {
@@ -321,11 +340,13 @@ func (l *scopeLoop) watch(ctx context.Context, now time.Time) ([]alarm, error) {
 			alarms = append(alarms, l.feed(moment, d, z, map[string]any{
 				"day": d.Format(time.DateOnly), "observed": c.BaseRate, "predicted": p.BaseRate, "n": c.ControlExposures, "z": z})...)
 		}
-		psi, err := l.watchFrequency(ctx, d)
-		if err != nil {
-			return nil, err
+		if l.s.cfg.WatchFrequency {
+			psi, err := l.watchFrequency(ctx, d)
+			if err != nil {
+				return nil, err
+			}
+			alarms = append(alarms, psi...)
 		}
-		alarms = append(alarms, psi...)
 		l.fedThrough = d
 		if len(alarms) > 0 {
 			return alarms, nil

@@ -120,6 +120,23 @@ type Service struct {
 	// (owned=true, before it does anything) and after it has ended
 	// (owned=false).
 	onOwn func(scope string, owned bool)
+	// now, when set by tests, replaces time.Now as the clock that decides
+	// which days are complete and where a retune's window ends, so that a
+	// test can replay a synthetic world of past days as if they were
+	// arriving. It must be safe for concurrent use.
+	now func() time.Time
+	// onRefresh, when set by tests, is called by a scope's loop after each
+	// refresh with the last day given to the detectors (after any retune
+	// of that refresh) and the refresh's error.
+	onRefresh func(scope string, fedThrough time.Time, err error)
+}
+
+// clock returns the time the loops go by: time.Now unless a test set now.
+func (s *Service) clock() time.Time {
+	if s.now != nil {
+		return s.now()
+	}
+	return time.Now()
 }
 
 // New builds a Service. It connects nothing; Run does the work.

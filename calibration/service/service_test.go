@@ -103,13 +103,20 @@ type running struct {
 
 func start(t *testing.T, cfg Config, d Deps, onOwn func(string, bool)) *running {
 	t.Helper()
+	return startWith(t, cfg, d, func(s *Service) { s.onOwn = onOwn })
+}
+
+// startWith is start with setup called on the Service before Run, to set
+// its test hooks.
+func startWith(t *testing.T, cfg Config, d Deps, setup func(*Service)) *running {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	d.Metrics = NewMetrics(reg)
 	s, err := New(cfg, d)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.onOwn = onOwn
+	setup(s)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
@@ -368,9 +375,15 @@ func histogramCount(t *testing.T, reg *prometheus.Registry, name string) uint64 
 // readAll returns every record of topic, reading up to its end offsets.
 func readAll(t *testing.T, b *streams.Embedded, topic string) []*kgo.Record {
 	t.Helper()
+	return readAllAt(t, b.Addrs(), topic)
+}
+
+// readAllAt returns every record of topic on the brokers at addrs.
+func readAllAt(t *testing.T, addrs []string, topic string) []*kgo.Record {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addrs()...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)
 	}

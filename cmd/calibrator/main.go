@@ -119,6 +119,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&s.Window, "window", calibration.DefaultWindow, "stretch of data a calibration is fitted on")
 	fs.DurationVar(&s.DayGrace, "day-grace", time.Hour, "wait after a UTC day ends before its moments go to the drift detectors")
 	fs.IntVar(&s.MaxMoments, "max-moments", 256, "most moment streams watched per scope (bounds the moment metric label)")
+	fs.BoolVar(&s.WatchFrequency, "watch-frequency", false, "watch each channel's frequency distribution with PSI (only for windowed frequencies; see docs/operations.md)")
 	fs.Float64Var(&s.PSIThreshold, "psi-threshold", 0.25, "PSI of the frequency distribution at which drift is declared")
 	fs.Float64Var(&s.Level, "level", calibration.DefaultLevel, "level of the calibration's intervals, in (0, 1)")
 	fs.IntVar(&c.HoldOut, "holdout", calibration.DefaultHoldOut, "most recent campaigns held out for the backtests (negative: none)")
