@@ -32,6 +32,8 @@ import (
 	"github.com/preflight-hq/preflight/internal/envflag"
 	"github.com/preflight-hq/preflight/internal/logging"
 	"github.com/preflight-hq/preflight/internal/ops"
+	"github.com/preflight-hq/preflight/persona"
+	"github.com/preflight-hq/preflight/persona/llm"
 	"github.com/preflight-hq/preflight/schemas"
 	"github.com/preflight-hq/preflight/streams"
 	"github.com/preflight-hq/preflight/warehouse"
@@ -63,7 +65,15 @@ type config struct {
 	HoldOut  int
 	Personas int
 	Seed     uint64
+	// LLM configures the endpoint whose persona reasoner the prompt
+	// program is retuned with; an empty base URL means no LLM, and the
+	// program is carried over as it is.
+	LLM           llm.Config
+	ProgramBudget int
 }
+
+// llmConfigured reports whether an LLM endpoint was given.
+func (c config) llmConfigured() bool { return c.LLM.BaseURL != "" }
 
 // Validate reports every problem, each naming its flag.
 func (c config) Validate() error {
@@ -82,6 +92,12 @@ func (c config) Validate() error {
 	}
 	if c.Personas < 0 {
 		errs = append(errs, fmt.Errorf("personas: %d is negative", c.Personas))
+	}
+	if c.llmConfigured() {
+		errs = append(errs, c.LLM.WithDefaults().Validate())
+	}
+	if c.ProgramBudget < 0 {
+		errs = append(errs, fmt.Errorf("program budget: %d is negative", c.ProgramBudget))
 	}
 	return errors.Join(errs...)
 }
@@ -125,6 +141,8 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.HoldOut, "holdout", calibration.DefaultHoldOut, "most recent campaigns held out for the backtests (negative: none)")
 	fs.IntVar(&c.Personas, "personas", calibration.DefaultPersonas, "personas sampled per segment")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the persona samples")
+	fs.IntVar(&c.ProgramBudget, "program-budget", calibration.DefaultProgramBudget, "most LLM calls one prompt-program search may make (with --llm-base-url)")
+	c.LLM.RegisterFlags(fs)
 	fs.BoolVar(&s.Kafka.TLS, "kafka-tls", false, "use TLS to Kafka")
 	fs.StringVar(&s.Kafka.TLSCAFile, "kafka-tls-ca-file", "", "PEM CA bundle for Kafka TLS (default: system roots)")
 	fs.StringVar(&s.Kafka.TLSCertFile, "kafka-tls-cert-file", "", "client certificate for Kafka mutual TLS")
@@ -143,6 +161,11 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	}
 	if c.CHPassword, err = envflag.Secret("PREFLIGHT_CLICKHOUSE_PASSWORD"); err != nil {
 		return c, err
+	}
+	if c.llmConfigured() {
+		if err := c.LLM.LoadAPIKey(); err != nil {
+			return c, err
+		}
 	}
 	return c, nil
 }
@@ -179,7 +202,19 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		// A scheduled retune re-fits persona weights only when the fit is
 		// significantly better than the previous weights: otherwise weights
 		// would wander on noise from one run to the next.
-		ReweightPValue: 0.05}
+		ReweightPValue: 0.05, ProgramBudget: cfg.ProgramBudget}
+	if cfg.llmConfigured() {
+		// With an LLM, a retune also searches for a better persona prompt
+		// program (persona/optimize) and promotes it only when it beats
+		// the current one on held-out interventions.
+		client, err := llm.New(cfg.LLM.WithDefaults(), llm.Options{Metrics: llm.NewMetrics(reg), Logger: log})
+		if err != nil {
+			return err
+		}
+		base := llm.NewReasoner(client)
+		ccfg.ProgramReasoner = func(p persona.Program) persona.Reasoner { return base.WithProgram(p) }
+		log.Info("prompt programs are retuned with an LLM", "llm", cfg.LLM)
+	}
 	svc, err := service.New(cfg.Service, service.Deps{
 		Warehouse: cw,
 		Calibrate: func(ctx context.Context, scope string, end time.Time, reason string, prev *calibration.Snapshot) (*calibration.Snapshot, error) {

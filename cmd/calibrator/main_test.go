@@ -163,6 +163,8 @@ func TestConfigErrors(t *testing.T) {
 		{[]string{"-scopes", "retail", "-kafka-sasl-mechanism", "PLAIN"}, "needs a user and a password"},
 		{[]string{"-scopes", "retail", "-log-format", "xml"}, "log format"},
 		{[]string{"-refresh-interval", "soon"}, "invalid value"},
+		{[]string{"-scopes", "retail", "-llm-base-url", "http://127.0.0.1:1/v1"}, "Model"},
+		{[]string{"-scopes", "retail", "-program-budget", "-1"}, "program budget: -1"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			t.Setenv("PREFLIGHT_SCOPES", "")
