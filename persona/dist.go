@@ -6,6 +6,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/preflight-hq/preflight/internal/randx"
 )
 
 // Beta is the Beta(A, B) distribution on [0, 1], with mean A/(A+B). It
@@ -71,8 +73,8 @@ func (b Beta) sample(r *rand.Rand) float64 {
 	if !b.valid() {
 		return 0.5
 	}
-	x := gammaDraw(r, b.A)
-	y := gammaDraw(r, b.B)
+	x := randx.Gamma(r, b.A)
+	y := randx.Gamma(r, b.B)
 	if x+y == 0 {
 		return b.Mean()
 	}
@@ -97,7 +99,7 @@ func (g Gamma) sample(r *rand.Rand) float64 {
 	if !(g.Shape > 0 && g.Scale > 0) {
 		return 0
 	}
-	return gammaDraw(r, g.Shape) * g.Scale
+	return randx.Gamma(r, g.Shape) * g.Scale
 }
 
 // Categorical is a distribution over names: each name's weight, > 0;
@@ -153,30 +155,6 @@ func (s sampler) draw(r *rand.Rand) string {
 		i++
 	}
 	return s.names[i]
-}
-
-// gammaDraw draws from Gamma(shape, 1) by Marsaglia and Tsang's method
-// ("A simple method for generating gamma variables", ACM TOMS 26(3),
-// 2000); shapes below 1 use Gamma(a) = Gamma(a+1)·U^(1/a).
-func gammaDraw(r *rand.Rand, shape float64) float64 {
-	if shape < 1 {
-		u := r.Float64()
-		return gammaDraw(r, shape+1) * math.Pow(u, 1/shape)
-	}
-	d := shape - 1.0/3
-	c := 1 / math.Sqrt(9*d)
-	for {
-		x := r.NormFloat64()
-		v := 1 + c*x
-		if v <= 0 {
-			continue
-		}
-		v = v * v * v
-		u := r.Float64()
-		if u < 1-0.0331*x*x*x*x || math.Log(u) < 0.5*x*x+d*(1-v+math.Log(v)) {
-			return d * v
-		}
-	}
 }
 
 // poissonDraw draws from Poisson(λ): by multiplying uniforms (Knuth) for

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+
+	"github.com/preflight-hq/preflight/internal/randx"
 )
 
 // Name parts of generated personas, by gender; "" holds the names used
@@ -155,7 +157,7 @@ func (p *prepared) draw(r *rand.Rand, segmentID string, i, n int) Spec {
 	// Tenure, recency and lifecycle.
 	tenure := defaultTenureDays
 	if tp.TenureMeanDays > 0 {
-		tenure = max(1, math.Round(gammaDraw(r, 2)*tp.TenureMeanDays/2))
+		tenure = max(1, math.Round(randx.Gamma(r, 2)*tp.TenureMeanDays/2))
 		if tp.TenureMaxDays > 0 {
 			tenure = min(tenure, float64(tp.TenureMaxDays))
 		}

@@ -22,6 +22,8 @@ import (
 
 	"github.com/preflight-hq/preflight/eventsink"
 	"github.com/preflight-hq/preflight/schemas"
+
+	"github.com/preflight-hq/preflight/internal/randx"
 )
 
 // Generate builds the world that cfg describes, writes its events to sink
@@ -183,15 +185,15 @@ func (g *generator) drawEntities(re, rid *rand.Rand) {
 		s := c.Segments[seg]
 		e := entity{id: newUUID(rid), seg: seg}
 		e.age = int(math.Round(min(90, max(18, s.AgeMean+s.AgeSD*re.NormFloat64()))))
-		tenure := 1 + int(gammaDraw(re, 2)*s.TenureMeanDays/2)
+		tenure := 1 + int(randx.Gamma(re, 2)*s.TenureMeanDays/2)
 		if s.TenureMaxDays > 0 {
 			tenure = min(tenure, s.TenureMaxDays)
 		}
 		e.tenure = tenure
 		e.recency = min(tenure, int(re.ExpFloat64()*s.RecencyMeanDays))
 		e.history = round(s.HistoryMedian*math.Exp(s.HistorySigma*re.NormFloat64()), 2)
-		e.priceSens = round(betaDraw(re, s.PriceSensitivity[0], s.PriceSensitivity[1]), 3)
-		e.engagement = round(betaDraw(re, s.Engagement[0], s.Engagement[1]), 3)
+		e.priceSens = round(randx.Beta(re, s.PriceSensitivity[0], s.PriceSensitivity[1]), 3)
+		e.engagement = round(randx.Beta(re, s.Engagement[0], s.Engagement[1]), 3)
 		cu := re.Float64() * catCum[seg][len(c.Categories)-1]
 		cat, _ := slices.BinarySearch(catCum[seg], cu)
 		// Skip zero-weight categories that share the cumulative value.

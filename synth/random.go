@@ -30,37 +30,6 @@ func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
 // logit is the inverse of sigmoid.
 func logit(p float64) float64 { return math.Log(p / (1 - p)) }
 
-// gammaDraw draws from Gamma(shape, 1) by Marsaglia and Tsang's method
-// ("A simple method for generating gamma variables", ACM TOMS 26(3), 2000);
-// shapes below 1 use the boost Gamma(a) = Gamma(a+1)·U^(1/a).
-func gammaDraw(r *rand.Rand, shape float64) float64 {
-	if shape < 1 {
-		u := r.Float64()
-		return gammaDraw(r, shape+1) * math.Pow(u, 1/shape)
-	}
-	d := shape - 1.0/3
-	c := 1 / math.Sqrt(9*d)
-	for {
-		x := r.NormFloat64()
-		v := 1 + c*x
-		if v <= 0 {
-			continue
-		}
-		v = v * v * v
-		u := r.Float64()
-		if u < 1-0.0331*x*x*x*x || math.Log(u) < 0.5*x*x+d*(1-v+math.Log(v)) {
-			return d * v
-		}
-	}
-}
-
-// betaDraw draws from Beta(a, b) as X/(X+Y) with X ~ Gamma(a), Y ~ Gamma(b).
-func betaDraw(r *rand.Rand, a, b float64) float64 {
-	x := gammaDraw(r, a)
-	y := gammaDraw(r, b)
-	return x / (x + y)
-}
-
 // newUUID draws a version-4 UUID from r.
 func newUUID(r *rand.Rand) string {
 	var u uuid.UUID
