@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,19 +21,6 @@ import (
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }
-
-// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // TestIngestorCommand runs the ingestor command as deployed: flags from the
 // environment, SASL/PLAIN to the broker with the password from the
@@ -61,7 +47,7 @@ func TestIngestorCommand(t *testing.T) {
 	t.Setenv("PREFLIGHT_KAFKA_SASL_PASSWORD", password)
 	t.Setenv("PREFLIGHT_BATCH_INTERVAL", "100ms")
 	t.Setenv("PREFLIGHT_LOG_LEVEL", "debug")
-	var logs syncBuffer
+	var logs testenv.SyncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

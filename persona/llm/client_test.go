@@ -19,6 +19,8 @@ import (
 	"github.com/preflight-hq/preflight/persona"
 	"github.com/preflight-hq/preflight/persona/llm"
 	"github.com/preflight-hq/preflight/persona/llmtest"
+
+	"github.com/preflight-hq/preflight/internal/testenv"
 )
 
 func TestJSONSchemaRequestCarriesSchema(t *testing.T) {
@@ -497,7 +499,7 @@ func TestAPIKeyNeverLeaks(t *testing.T) {
 	_, err := bad.r.Judge(context.Background(), testPersona("p1"), testIntervention("iv1"))
 	texts = append(texts, err.Error(), bad.logs.String())
 	// slog of the config itself.
-	var buf syncBuffer
+	var buf testenv.SyncBuffer
 	slogJSON(&buf).Info("config", "llm", cfg)
 	texts = append(texts, buf.String())
 	for i, s := range texts {

@@ -1,7 +1,6 @@
 package llm_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +18,8 @@ import (
 	"github.com/preflight-hq/preflight/persona"
 	"github.com/preflight-hq/preflight/persona/llm"
 	"github.com/preflight-hq/preflight/persona/llmtest"
+
+	"github.com/preflight-hq/preflight/internal/testenv"
 )
 
 const (
@@ -54,25 +55,7 @@ type env struct {
 	r     *llm.Reasoner
 	sleep *sleeper
 	reg   *prometheus.Registry
-	logs  *syncBuffer
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs  *testenv.SyncBuffer
 }
 
 // newEnv starts a server with rules and a Client on it; edit adjusts the
@@ -93,7 +76,7 @@ func newEnv(t testing.TB, rules []*llmtest.Rule, edit func(*llm.Config), opts ..
 	if edit != nil {
 		edit(&cfg)
 	}
-	e := &env{srv: srv, sleep: &sleeper{}, reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
+	e := &env{srv: srv, sleep: &sleeper{}, reg: prometheus.NewRegistry(), logs: &testenv.SyncBuffer{}}
 	o := llm.Options{
 		Metrics: llm.NewMetrics(e.reg),
 		Logger:  slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
