@@ -313,9 +313,13 @@ func TestRestartResumesFromWatermark(t *testing.T) {
 	d := Deps{Warehouse: wh, Calibrate: fixedCalibrate(&calls, time.Time{}, []calibration.Cell{s1Cell})}
 
 	first := start(t, cfg, d, nil)
-	waitFor(t, "the first member to refresh and store a watermark", func() bool {
+	// The loop refreshes before it makes the initial snapshot, so wait for
+	// both: a stop between the two would leave no snapshot to resume from.
+	waitFor(t, "the first member to refresh, store a watermark and publish its snapshot", func() bool {
 		wm, err := wh.Watermark(ctx, "retail")
-		return err == nil && !wm.IsZero() && value(t, first.m.refreshRows.WithLabelValues("retail")) > 0
+		_, found, serr := wh.LatestSnapshot(ctx, "retail")
+		return err == nil && !wm.IsZero() && value(t, first.m.refreshRows.WithLabelValues("retail")) > 0 &&
+			serr == nil && found
 	})
 	if err := first.stop(); err != nil {
 		t.Fatal(err)
