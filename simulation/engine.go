@@ -1,0 +1,281 @@
+package simulation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/preflight-hq/preflight/calibration"
+	"github.com/preflight-hq/preflight/causal/hazard"
+	"github.com/preflight-hq/preflight/persona"
+	"github.com/preflight-hq/preflight/persona/optimize"
+)
+
+// RepeatDecay is ρ, the factor by which each further send on a channel
+// scales the uplift of the previous one (the f-th send adds u·ρ^(f−1)).
+const RepeatDecay = 0.5
+
+// z95 is the two-sided 95% normal quantile.
+const z95 = 1.959963984540054
+
+// DefaultCacheEntries is the default capacity of a Cache.
+const DefaultCacheEntries = 1 << 20
+
+// Options configure an Engine. The zero value is usable.
+type Options struct {
+	// Reasoner judges personas; default persona.NewBuiltin().
+	Reasoner persona.Reasoner
+	// Cache holds judgements across calls and engines; default a new
+	// Cache of DefaultCacheEntries entries. Share one Cache between the
+	// engines of successive snapshots to keep the judgements of unchanged
+	// personas.
+	Cache *Cache
+}
+
+// JudgementKey identifies one cached judgement: a persona (its id and a
+// hash of its spec), a content variant (its id and a hash of its text), a
+// channel and a timing candidate.
+type JudgementKey struct {
+	Persona string
+	Variant string
+	Channel string
+	Timing  string
+}
+
+// Cache is a bounded, concurrency-safe cache of persona judgements. When
+// it is full it is emptied before the next insertion, a crude but bounded
+// policy. The zero value is not usable; use NewCache.
+type Cache struct {
+	mu  sync.Mutex
+	max int
+	m   map[JudgementKey]persona.Judgement
+}
+
+// NewCache returns an empty cache of at most maxEntries judgements
+// (DefaultCacheEntries when maxEntries <= 0).
+func NewCache(maxEntries int) *Cache {
+	if maxEntries <= 0 {
+		maxEntries = DefaultCacheEntries
+	}
+	return &Cache{max: maxEntries, m: map[JudgementKey]persona.Judgement{}}
+}
+
+// Len returns the number of judgements cached.
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m)
+}
+
+func (c *Cache) get(k JudgementKey) (persona.Judgement, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	j, ok := c.m[k]
+	return j, ok
+}
+
+func (c *Cache) put(k JudgementKey, j persona.Judgement) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= c.max {
+		clear(c.m)
+	}
+	c.m[k] = j
+}
+
+// Engine answers simulation requests from one calibration snapshot. It is
+// safe for concurrent use; the snapshot must not be modified after
+// NewEngine.
+type Engine struct {
+	snap     *calibration.Snapshot
+	reasoner persona.Reasoner
+	cache    *Cache
+	// segments are the snapshot's segments, sorted; seg indexes them.
+	segments []string
+	seg      map[string]int
+	// exposures[s] is the exposures behind segment s's cells.
+	exposures []float64
+	// cells[s][channel] are the calibrated parameters of a segment ×
+	// channel.
+	cells []map[string]cellParams
+	// personas[s] are segment s's personas and their hashes, aligned.
+	personas     [][]persona.Spec
+	personaHash  [][]string
+	unsubscribe  *hazard.Model
+	effects      *optimize.EffectMap
+	mmmSpendCaps map[string]float64
+}
+
+// cellParams are the calibrated parameters of one segment × channel.
+type cellParams struct {
+	exposures  float64
+	base       float64
+	baseSE     float64
+	uplift     float64
+	upliftSE   float64
+	rpc        float64
+	cpe        float64
+	unsub      float64
+	unsubSlope float64
+	meanFreq   float64
+}
+
+// NewEngine returns an engine answering from snap. It fails when snap is
+// nil or has no cell.
+func NewEngine(snap *calibration.Snapshot, opts Options) (*Engine, error) {
+	if snap == nil {
+		return nil, errors.New("cannot build a simulation engine: no snapshot")
+	}
+	if opts.Reasoner == nil {
+		opts.Reasoner = persona.NewBuiltin()
+	}
+	if opts.Cache == nil {
+		opts.Cache = NewCache(0)
+	}
+	e := &Engine{snap: snap, reasoner: opts.Reasoner, cache: opts.Cache, seg: map[string]int{}, effects: snap.EffectMap}
+	if snap.Hazard != nil {
+		e.unsubscribe = snap.Hazard.Unsubscribe
+	}
+	for _, c := range snap.Cells {
+		if !slices.Contains(e.segments, c.SegmentID) {
+			e.segments = append(e.segments, c.SegmentID)
+		}
+	}
+	if len(e.segments) == 0 {
+		return nil, fmt.Errorf("cannot build a simulation engine from snapshot %s v%d: it has no cells", snap.Scope, snap.Version)
+	}
+	slices.Sort(e.segments)
+	for i, s := range e.segments {
+		e.seg[s] = i
+	}
+	n := len(e.segments)
+	e.exposures = make([]float64, n)
+	e.cells = make([]map[string]cellParams, n)
+	e.personas = make([][]persona.Spec, n)
+	e.personaHash = make([][]string, n)
+	pooled := make([]map[string]calibration.Cell, n)
+	ivs := make([]map[string][]calibration.Cell, n)
+	for i := range n {
+		e.cells[i] = map[string]cellParams{}
+		pooled[i] = map[string]calibration.Cell{}
+		ivs[i] = map[string][]calibration.Cell{}
+	}
+	for _, c := range snap.Cells {
+		s := e.seg[c.SegmentID]
+		if c.InterventionID == "" {
+			pooled[s][c.Channel] = c
+		} else {
+			ivs[s][c.Channel] = append(ivs[s][c.Channel], c)
+		}
+	}
+	for s := range n {
+		for ch, cs := range ivs[s] {
+			if _, ok := pooled[s][ch]; !ok {
+				pooled[s][ch] = meanCell(cs)
+			}
+		}
+		for ch, c := range pooled[s] {
+			p := paramsOf(c)
+			e.cells[s][ch] = p
+			e.exposures[s] += p.exposures
+		}
+	}
+	for _, p := range snap.Personas {
+		if s, ok := e.seg[p.SegmentID]; ok && p.Weight > 0 {
+			e.personas[s] = append(e.personas[s], p)
+			e.personaHash[s] = append(e.personaHash[s], specHash(p))
+		}
+	}
+	if snap.MMM != nil {
+		e.mmmSpendCaps = map[string]float64{}
+		for _, c := range snap.MMM.Channels {
+			if c.SpendScale > 0 {
+				e.mmmSpendCaps[c.Channel] = c.SpendScale
+			}
+		}
+	}
+	return e, nil
+}
+
+// Snapshot returns the snapshot the engine answers from.
+func (e *Engine) Snapshot() *calibration.Snapshot { return e.snap }
+
+// Segments returns the snapshot's segment ids, sorted.
+func (e *Engine) Segments() []string { return slices.Clone(e.segments) }
+
+// meanCell is the exposure-weighted mean of intervention cells of one
+// segment × channel (equal weights when none has exposures).
+func meanCell(cs []calibration.Cell) calibration.Cell {
+	var out calibration.Cell
+	var sw float64
+	for _, c := range cs {
+		sw += float64(c.Exposures)
+	}
+	var se2 float64
+	for _, c := range cs {
+		w := 1 / float64(len(cs))
+		if sw > 0 {
+			w = float64(c.Exposures) / sw
+		}
+		out.Exposures += c.Exposures
+		out.BaseRate += w * c.BaseRate
+		out.Uplift += w * c.Uplift
+		out.UpliftLo += w * c.UpliftLo
+		out.UpliftHi += w * c.UpliftHi
+		out.RevenuePerConversion += w * c.RevenuePerConversion
+		out.UnsubscribeRate += w * c.UnsubscribeRate
+		out.CostPerExposure += w * c.CostPerExposure
+		out.BaseRateSE += w * c.BaseRateSE
+		se2 += w * w * c.UpliftSE * c.UpliftSE
+		out.MeanFrequency += w * c.MeanFrequency
+		out.UnsubscribeFrequencySlope += w * c.UnsubscribeFrequencySlope
+	}
+	out.UpliftSE = math.Sqrt(se2)
+	return out
+}
+
+// paramsOf extracts a cell's parameters, with the uplift's standard error
+// from UpliftSE or else from the interval's half width.
+func paramsOf(c calibration.Cell) cellParams {
+	se := c.UpliftSE
+	if !(se > 0) && c.UpliftHi > c.UpliftLo {
+		se = (c.UpliftHi - c.UpliftLo) / (2 * z95)
+	}
+	return cellParams{
+		exposures:  float64(c.Exposures),
+		base:       clamp01(c.BaseRate),
+		baseSE:     max(c.BaseRateSE, 0),
+		uplift:     c.Uplift,
+		upliftSE:   max(se, 0),
+		rpc:        max(c.RevenuePerConversion, 0),
+		cpe:        max(c.CostPerExposure, 0),
+		unsub:      clamp01(c.UnsubscribeRate),
+		unsubSlope: c.UnsubscribeFrequencySlope,
+		meanFreq:   c.MeanFrequency,
+	}
+}
+
+func clamp01(x float64) float64 {
+	if !(x > 0) {
+		return 0
+	}
+	return min(x, 1)
+}
+
+// judge returns the cached judgement of persona p (hash ph) on iv under
+// timing label timing, asking the reasoner on a miss.
+func (e *Engine) judge(ctx context.Context, p persona.Spec, ph string, iv persona.Intervention, variantKey, timing string) (persona.Judgement, error) {
+	k := JudgementKey{Persona: ph, Variant: variantKey, Channel: iv.Channel, Timing: timing}
+	if j, ok := e.cache.get(k); ok {
+		return j, nil
+	}
+	j, err := e.reasoner.Judge(ctx, p, iv)
+	if err != nil {
+		return j, fmt.Errorf("cannot judge variant %q on %s for persona %q: %w", iv.ID, iv.Channel, p.ID, err)
+	}
+	e.cache.put(k, j)
+	return j, nil
+}
