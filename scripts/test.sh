@@ -31,7 +31,7 @@ export PREFLIGHT_TEST_CLICKHOUSE_DSN="$(scripts/clickhouse-server.sh dsn)"
 go vet ./...
 # The race detector runs on the packages that start goroutines.
 go test -race -count=1 -timeout 15m ./ingest/... ./streams/... ./eventsink/... ./cmd/... ./internal/demo/... \
-	./causal/mcmc/ ./causal/gbdt/ ./persona/... ./calibration/... "$@"
+	./causal/mcmc/ ./causal/gbdt/ ./persona/... ./calibration/... ./simulation/... "$@"
 # In package causal the goroutines (arms, folds, bootstrap resamples) are the
 # same in every test; under the race detector its unit tests cover them, and
 # the slow validation fits (TestPlantedCATE, TestHillstrom*) run in the full

@@ -1,0 +1,350 @@
+// Package service is the Preflight simulator: it answers
+// POST /api/v1/simulate over HTTP and the same request over Kafka
+// request/reply (package streams/reqrep), from calibration snapshots it
+// follows on the compacted topic "<prefix>calibration".
+//
+// # Scope
+//
+// A request is answered with the engine of one scope (an industry or a
+// tenant, as the calibrator publishes them). The scope is the
+// X-Preflight-Scope header (HTTP header, or Kafka record header of the same
+// name) when present, else the request's industry_context. A scope with no
+// snapshot yet gets a failed response of kind internal (retriable): HTTP 503.
+//
+// # HTTP
+//
+// POST /api/v1/simulate needs an API key, as "Authorization: Bearer <key>"
+// or "X-API-Key: <key>", compared in constant time with every configured
+// key; without a valid one the answer is 401 with an error of kind
+// unauthorized. The OpenAPI document is served at api.OpenAPIPath without
+// a key. Every answer of the simulate endpoint is a SimulateResponse body:
+// 200 completed; 400/413/422 for the api.Decode errors (every field problem
+// listed); 401; 503 no snapshot; 504 timeout; 500 otherwise.
+//
+// # Kafka
+//
+// A reqrep.Server on "<prefix>simulate.requests" answers with the same
+// bodies. A failed response is sent as the reply's value with the reqrep
+// error headers set (x-error validation for validation and limit errors,
+// timeout, or internal), so reqrep.Client.Do returns a *reqrep.ReplyError
+// together with the reply whose value is the error body.
+//
+// Simulations are seeded with Config.Seed, so the same request on the same
+// snapshot gets the same answer on every replica.
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/preflight-hq/preflight/simulation/api"
+	"github.com/preflight-hq/preflight/streams"
+	"github.com/preflight-hq/preflight/streams/reqrep"
+)
+
+// ScopeHeader names the scope explicitly (HTTP and Kafka).
+const ScopeHeader = "X-Preflight-Scope"
+
+// SimulatePath is the simulate endpoint.
+const SimulatePath = "/api/v1/simulate"
+
+// Config configures a Service.
+type Config struct {
+	Kafka streams.KafkaConfig
+	// TopicPrefix prefixes the topics: <prefix>calibration and
+	// <prefix>simulate.requests.
+	TopicPrefix string
+	// APIKeys are the accepted HTTP API keys (at least one).
+	APIKeys []string
+	// Limits bound decoded requests.
+	Limits api.Limits
+	// RequestTimeout bounds one simulation (default 30s).
+	RequestTimeout time.Duration
+	// Seed seeds every simulation (default 1).
+	Seed uint64
+	// Group is the reqrep consumer group (default "preflight-simulator").
+	Group string
+	// AllowedReplyTopics are the reqrep reply topics allowed (default
+	// "<prefix>simulate.replies*").
+	AllowedReplyTopics []string
+	// Workers is the number of Kafka requests handled at once (default 8).
+	Workers int
+	// DisableKafkaRequests turns the reqrep server off (HTTP only).
+	DisableKafkaRequests bool
+	Logger               *slog.Logger
+	// ClientOpts are extra franz-go options for every client (tests).
+	ClientOpts []kgo.Opt
+}
+
+// SnapshotTopic is the compacted calibration topic.
+func (c Config) SnapshotTopic() string { return c.TopicPrefix + "calibration" }
+
+// RequestTopic is the Kafka request topic.
+func (c Config) RequestTopic() string { return c.TopicPrefix + "simulate.requests" }
+
+// Validate reports every problem.
+func (c Config) Validate() error {
+	var errs []error
+	if err := c.Kafka.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(c.APIKeys) == 0 {
+		errs = append(errs, errors.New("api keys: at least one is required"))
+	}
+	for i, k := range c.APIKeys {
+		if strings.TrimSpace(k) == "" {
+			errs = append(errs, fmt.Errorf("api keys: key %d is empty", i))
+		}
+	}
+	if c.RequestTimeout < 0 {
+		errs = append(errs, fmt.Errorf("request timeout: %s is negative", c.RequestTimeout))
+	}
+	if c.Workers < 0 {
+		errs = append(errs, fmt.Errorf("workers: %d is negative", c.Workers))
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) withDefaults() Config {
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 30 * time.Second
+	}
+	if c.Seed == 0 {
+		c.Seed = 1
+	}
+	if c.Group == "" {
+		c.Group = "preflight-simulator"
+	}
+	if len(c.AllowedReplyTopics) == 0 {
+		c.AllowedReplyTopics = []string{c.TopicPrefix + "simulate.replies*"}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Service is the simulator.
+type Service struct {
+	cfg   Config
+	keys  [][]byte
+	Store *SnapshotStore
+	rr    *reqrep.Server
+}
+
+// New checks cfg and builds the service; Run starts it.
+func New(cfg Config) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	store, err := NewSnapshotStore(StoreConfig{Kafka: cfg.Kafka, Topic: cfg.SnapshotTopic(), Logger: cfg.Logger, ClientOpts: cfg.ClientOpts})
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, Store: store}
+	for _, k := range cfg.APIKeys {
+		s.keys = append(s.keys, []byte(strings.TrimSpace(k)))
+	}
+	if !cfg.DisableKafkaRequests {
+		s.rr, err = reqrep.NewServer(reqrep.ServerConfig{
+			Kafka: cfg.Kafka, Topic: cfg.RequestTopic(), Group: cfg.Group,
+			AllowedReplyTopics: cfg.AllowedReplyTopics, Workers: cfg.Workers,
+			HandlerTimeout: cfg.RequestTimeout + 5*time.Second, // the simulation's own timeout answers first
+			Logger:         cfg.Logger, ClientOpts: cfg.ClientOpts,
+		}, s.HandleKafka)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Run runs the snapshot store and the Kafka request server until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return s.Store.Run(gctx) })
+	if s.rr != nil {
+		g.Go(func() error { return s.rr.Run(gctx) })
+	}
+	return g.Wait()
+}
+
+// Healthy always reports nil: the process serves.
+func (s *Service) Healthy(context.Context) error { return nil }
+
+// Ready reports whether the snapshots are loaded.
+func (s *Service) Ready(ctx context.Context) error { return s.Store.Ready(ctx) }
+
+// newID returns a simulation id for responses made before the engine runs.
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "sim_" + hex.EncodeToString(b[:])
+}
+
+func failed(e *api.Error) api.SimulateResponse {
+	return api.SimulateResponse{SimulationID: newID(), Status: api.StatusFailed, Error: e}
+}
+
+// errNoSnapshot marks the 503 case.
+var errNoSnapshot = errors.New("no calibration snapshot")
+
+// Simulate decodes body and answers it from the scope's engine (scope ""
+// means the request's industry_context). It always returns a response of
+// the contract's shape, and the HTTP status that goes with it.
+func (s *Service) Simulate(ctx context.Context, scope string, body []byte) (int, api.SimulateResponse) {
+	req, err := api.Decode(body, s.cfg.Limits)
+	if err != nil {
+		var ae *api.Error
+		if !errors.As(err, &ae) {
+			ae = &api.Error{Kind: api.KindInternal, Message: err.Error()}
+		}
+		return ae.HTTPStatus(), failed(ae)
+	}
+	if scope == "" {
+		scope = string(req.IndustryContext)
+	}
+	eng, _ := s.Store.Engine(scope)
+	if eng == nil {
+		ae := &api.Error{Kind: api.KindInternal, Message: fmt.Sprintf("%s for scope %q yet; retry later", errNoSnapshot, scope)}
+		return http.StatusServiceUnavailable, failed(ae)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
+	defer cancel()
+	resp, err := eng.Simulate(ctx, req, s.cfg.Seed)
+	if err != nil {
+		var ae *api.Error
+		if !errors.As(err, &ae) {
+			ae = &api.Error{Kind: api.KindInternal, Message: err.Error()}
+		}
+		if ae.Kind != api.KindTimeout && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			ae = &api.Error{Kind: api.KindTimeout, Message: "simulation did not finish before the deadline"}
+		}
+		if resp.Status != api.StatusFailed || resp.Error != ae {
+			resp = api.SimulateResponse{SimulationID: resp.SimulationID, Status: api.StatusFailed, Error: ae}
+		}
+		if resp.SimulationID == "" {
+			resp.SimulationID = newID()
+		}
+		return ae.HTTPStatus(), resp
+	}
+	return http.StatusOK, resp
+}
+
+// Handler returns the HTTP handler: the simulate endpoint and the OpenAPI
+// document.
+func (s *Service) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET "+api.OpenAPIPath, api.OpenAPIHandler())
+	mux.HandleFunc(SimulatePath, s.serveSimulate)
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, resp api.SimulateResponse) {
+	b, err := json.Marshal(resp)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b, _ = json.Marshal(failed(&api.Error{Kind: api.KindInternal, Message: "cannot encode the response"}))
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+// authorized compares the request's key with every configured key in
+// constant time (no early exit).
+func (s *Service) authorized(r *http.Request) bool {
+	key := r.Header.Get("X-API-Key")
+	if a := r.Header.Get("Authorization"); key == "" && len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		key = strings.TrimSpace(a[7:])
+	}
+	if key == "" {
+		return false
+	}
+	ok := 0
+	for _, k := range s.keys {
+		ok |= subtle.ConstantTimeCompare([]byte(key), k)
+	}
+	return ok == 1
+}
+
+func (s *Service) serveSimulate(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeJSON(w, http.StatusMethodNotAllowed, failed(&api.Error{Kind: api.KindValidation, Message: "method " + r.Method + " not allowed; use POST"}))
+		return
+	}
+	if !s.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="preflight"`)
+		writeJSON(w, http.StatusUnauthorized, failed(&api.Error{Kind: api.KindUnauthorized, Message: "missing or invalid API key"}))
+		return
+	}
+	limit := s.cfg.Limits.MaxBodyBytes
+	if limit <= 0 {
+		limit = api.DefaultMaxBodyBytes
+	}
+	// One byte more than the limit lets api.Decode report the size itself.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(limit)+1))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			e := &api.Error{Kind: api.KindLimit, Message: "request body too large", Fields: []api.FieldError{{
+				Path: api.BodyPath, Reason: fmt.Sprintf("must be at most %d bytes", limit)}}}
+			writeJSON(w, e.HTTPStatus(), failed(e))
+			return
+		}
+		e := &api.Error{Kind: api.KindValidation, Message: "cannot read the request body", Fields: []api.FieldError{{
+			Path: api.BodyPath, Reason: err.Error()}}}
+		writeJSON(w, e.HTTPStatus(), failed(e))
+		return
+	}
+	status, resp := s.Simulate(r.Context(), strings.TrimSpace(r.Header.Get(ScopeHeader)), body)
+	if status >= 500 {
+		s.cfg.Logger.Warn("simulation failed", "status", status, "simulation_id", resp.SimulationID, "err", resp.Error)
+	}
+	writeJSON(w, status, resp)
+}
+
+// HandleKafka is the reqrep handler: the same decoding and bodies as HTTP.
+func (s *Service) HandleKafka(ctx context.Context, req reqrep.Request) (reqrep.Reply, error) {
+	scope := ""
+	for _, h := range req.Headers {
+		if strings.EqualFold(h.Key, ScopeHeader) {
+			scope = strings.TrimSpace(string(h.Value))
+		}
+	}
+	_, resp := s.Simulate(ctx, scope, req.Value)
+	b, err := json.Marshal(resp)
+	if err != nil {
+		return reqrep.Reply{}, err
+	}
+	rep := reqrep.Reply{Value: b}
+	if resp.Error != nil {
+		kind := reqrep.KindInternal
+		switch resp.Error.Kind {
+		case api.KindValidation, api.KindLimit:
+			kind = reqrep.KindValidation
+		case api.KindTimeout:
+			kind = reqrep.KindTimeout
+		}
+		rep.Headers = []kgo.RecordHeader{
+			{Key: reqrep.HeaderError, Value: []byte(kind)},
+			{Key: reqrep.HeaderErrorMessage, Value: []byte(resp.Error.Message)},
+		}
+	}
+	return rep, nil
+}
