@@ -2,11 +2,14 @@ package simulation
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/preflight-hq/preflight/calibration"
 	"github.com/preflight-hq/preflight/causal/hazard"
@@ -28,6 +31,11 @@ const DefaultCacheEntries = 1 << 20
 type Options struct {
 	// Reasoner judges personas; default persona.NewBuiltin().
 	Reasoner persona.Reasoner
+	// ReasonerFor, when set, replaces Reasoner: it returns the reasoner
+	// that runs the snapshot's prompt program (an LLM reasoner), so that
+	// a retuned program takes effect with the snapshot that carries it.
+	// Its judgements are cached under a hash of the program.
+	ReasonerFor func(persona.Program) persona.Reasoner
 	// Cache holds judgements across calls and engines; default a new
 	// Cache of DefaultCacheEntries entries. Share one Cache between the
 	// engines of successive snapshots to keep the judgements of unchanged
@@ -39,6 +47,9 @@ type Options struct {
 // hash of its spec), a content variant (its id and a hash of its text), a
 // channel and a timing candidate.
 type JudgementKey struct {
+	// Program is a hash of the prompt program, empty for a reasoner that
+	// does not run one.
+	Program string
 	Persona string
 	Variant string
 	Channel string
@@ -49,9 +60,11 @@ type JudgementKey struct {
 // it is full it is emptied before the next insertion, a crude but bounded
 // policy. The zero value is not usable; use NewCache.
 type Cache struct {
-	mu  sync.Mutex
-	max int
-	m   map[JudgementKey]persona.Judgement
+	mu     sync.Mutex
+	max    int
+	m      map[JudgementKey]persona.Judgement
+	hits   atomic.Uint64
+	misses atomic.Uint64
 }
 
 // NewCache returns an empty cache of at most maxEntries judgements
@@ -70,10 +83,19 @@ func (c *Cache) Len() int {
 	return len(c.m)
 }
 
+// Stats returns how many lookups found a judgement (hits) and how many
+// had to ask the reasoner (misses) since the cache was made.
+func (c *Cache) Stats() (hits, misses uint64) { return c.hits.Load(), c.misses.Load() }
+
 func (c *Cache) get(k JudgementKey) (persona.Judgement, bool) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	j, ok := c.m[k]
+	c.mu.Unlock()
+	if ok {
+		c.hits.Add(1)
+	} else {
+		c.misses.Add(1)
+	}
 	return j, ok
 }
 
@@ -92,6 +114,7 @@ func (c *Cache) put(k JudgementKey, j persona.Judgement) {
 type Engine struct {
 	snap     *calibration.Snapshot
 	reasoner persona.Reasoner
+	program  string
 	cache    *Cache
 	// segments are the snapshot's segments, sorted; seg indexes them.
 	segments []string
@@ -136,6 +159,17 @@ func NewEngine(snap *calibration.Snapshot, opts Options) (*Engine, error) {
 		opts.Cache = NewCache(0)
 	}
 	e := &Engine{snap: snap, reasoner: opts.Reasoner, cache: opts.Cache, seg: map[string]int{}, effects: snap.EffectMap}
+	if opts.ReasonerFor != nil {
+		prog := snap.Program
+		if prog.Instruction == "" {
+			prog = persona.DefaultProgram()
+		}
+		e.reasoner = opts.ReasonerFor(prog)
+		h := fnv.New64a()
+		b, _ := json.Marshal(prog)
+		h.Write(b)
+		e.program = fmt.Sprintf("%016x", h.Sum64())
+	}
 	if snap.Hazard != nil {
 		e.unsubscribe = snap.Hazard.Unsubscribe
 	}
@@ -268,7 +302,7 @@ func clamp01(x float64) float64 {
 // judge returns the cached judgement of persona p (hash ph) on iv under
 // timing label timing, asking the reasoner on a miss.
 func (e *Engine) judge(ctx context.Context, p persona.Spec, ph string, iv persona.Intervention, variantKey, timing string) (persona.Judgement, error) {
-	k := JudgementKey{Persona: ph, Variant: variantKey, Channel: iv.Channel, Timing: timing}
+	k := JudgementKey{Program: e.program, Persona: ph, Variant: variantKey, Channel: iv.Channel, Timing: timing}
 	if j, ok := e.cache.get(k); ok {
 		return j, nil
 	}

@@ -30,6 +30,8 @@ import (
 	"github.com/preflight-hq/preflight/internal/envflag"
 	"github.com/preflight-hq/preflight/internal/logging"
 	"github.com/preflight-hq/preflight/internal/ops"
+	"github.com/preflight-hq/preflight/persona"
+	"github.com/preflight-hq/preflight/persona/llm"
 	"github.com/preflight-hq/preflight/schemas"
 	"github.com/preflight-hq/preflight/simulation/service"
 	"github.com/preflight-hq/preflight/streams"
@@ -55,7 +57,13 @@ type config struct {
 	OpsAddr   string
 	LogFormat string
 	LogLevel  string
+	// LLM configures the endpoint whose persona reasoner judges; an empty
+	// base URL means the built-in deterministic reasoner.
+	LLM llm.Config
 }
+
+// llmConfigured reports whether an LLM endpoint was given.
+func (c config) llmConfigured() bool { return c.LLM.BaseURL != "" }
 
 // Validate reports every problem, each naming its flag.
 func (c config) Validate() error {
@@ -65,6 +73,9 @@ func (c config) Validate() error {
 	}
 	if c.OpsAddr == "" {
 		errs = append(errs, errors.New("ops addr: a listen address is required"))
+	}
+	if c.llmConfigured() {
+		errs = append(errs, c.LLM.WithDefaults().Validate())
 	}
 	return errors.Join(errs...)
 }
@@ -100,6 +111,9 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&s.Workers, "workers", 8, "Kafka requests handled at once")
 	fs.IntVar(&s.Limits.MaxBodyBytes, "max-body-bytes", 1<<20, "largest request body")
 	fs.Int64Var(&s.Limits.MaxWork, "max-work", 3_000_000, "largest num_personas × monte_carlo_runs × time_horizon_days")
+	fs.Float64Var(&s.RateLimit, "rate-limit", 0, "HTTP requests per second allowed per API key (0: unlimited); over it the answer is 429")
+	fs.IntVar(&s.RateBurst, "rate-burst", 0, "HTTP requests allowed at once per API key (default: the rate limit rounded up)")
+	c.LLM.RegisterFlags(fs)
 	fs.BoolVar(&s.DisableKafkaRequests, "disable-kafka-requests", false, "serve HTTP only")
 	fs.BoolVar(&s.Kafka.TLS, "kafka-tls", false, "use TLS to Kafka")
 	fs.StringVar(&s.Kafka.TLSCAFile, "kafka-tls-ca-file", "", "PEM CA bundle for Kafka TLS (default: system roots)")
@@ -121,6 +135,11 @@ func parse(args []string, stderr io.Writer) (config, error) {
 		return c, err
 	}
 	s.APIKeys = splitKeys(keys)
+	if c.llmConfigured() {
+		if err := c.LLM.LoadAPIKey(); err != nil {
+			return c, err
+		}
+	}
 	return c, nil
 }
 
@@ -139,6 +158,19 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg.Service.Logger = log
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg.Service.Registerer = reg
+	if cfg.llmConfigured() {
+		// Personas are judged by the LLM running each snapshot's prompt
+		// program; numbers still come from the causal models through the
+		// calibrated intent-to-effect map.
+		client, err := llm.New(cfg.LLM.WithDefaults(), llm.Options{Metrics: llm.NewMetrics(reg), Logger: log})
+		if err != nil {
+			return err
+		}
+		base := llm.NewReasoner(client)
+		cfg.Service.Engine.ReasonerFor = func(p persona.Program) persona.Reasoner { return base.WithProgram(p) }
+		log.Info("personas are judged by an LLM", "llm", cfg.LLM)
+	}
 	svc, err := service.New(cfg.Service)
 	if err != nil {
 		return err

@@ -43,13 +43,19 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/preflight-hq/preflight/simulation"
 	"github.com/preflight-hq/preflight/simulation/api"
 	"github.com/preflight-hq/preflight/streams"
 	"github.com/preflight-hq/preflight/streams/reqrep"
@@ -84,7 +90,18 @@ type Config struct {
 	Workers int
 	// DisableKafkaRequests turns the reqrep server off (HTTP only).
 	DisableKafkaRequests bool
-	Logger               *slog.Logger
+	// RateLimit is the sustained HTTP requests per second allowed per API
+	// key (0: unlimited); RateBurst the requests allowed at once (default
+	// max(1, ceil(RateLimit))). Over it the answer is 429 with
+	// Retry-After.
+	RateLimit float64
+	RateBurst int
+	// Engine configures the engines (reasoner, judgement cache).
+	Engine simulation.Options
+	// Registerer receives the simulator's and the request/reply server's
+	// metrics (nil: not registered).
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
 	// ClientOpts are extra franz-go options for every client (tests).
 	ClientOpts []kgo.Opt
 }
@@ -115,6 +132,12 @@ func (c Config) Validate() error {
 	if c.Workers < 0 {
 		errs = append(errs, fmt.Errorf("workers: %d is negative", c.Workers))
 	}
+	if c.RateLimit < 0 || math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) {
+		errs = append(errs, fmt.Errorf("rate limit: %v must be a finite number ≥ 0", c.RateLimit))
+	}
+	if c.RateBurst < 0 {
+		errs = append(errs, fmt.Errorf("rate burst: %d is negative", c.RateBurst))
+	}
 	return errors.Join(errs...)
 }
 
@@ -134,15 +157,24 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.RateLimit > 0 && c.RateBurst == 0 {
+		c.RateBurst = max(1, int(math.Ceil(c.RateLimit)))
+	}
+	if c.Engine.Cache == nil {
+		c.Engine.Cache = simulation.NewCache(simulation.DefaultCacheEntries)
+	}
 	return c
 }
 
 // Service is the simulator.
 type Service struct {
-	cfg   Config
-	keys  [][]byte
-	Store *SnapshotStore
-	rr    *reqrep.Server
+	cfg     Config
+	keys    [][]byte
+	Store   *SnapshotStore
+	rr      *reqrep.Server
+	metrics *Metrics
+	// limiters[i] limits keys[i] (nil when RateLimit is 0).
+	limiters []*rate.Limiter
 }
 
 // New checks cfg and builds the service; Run starts it.
@@ -151,20 +183,25 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	store, err := NewSnapshotStore(StoreConfig{Kafka: cfg.Kafka, Topic: cfg.SnapshotTopic(), Logger: cfg.Logger, ClientOpts: cfg.ClientOpts})
+	m := NewMetrics(cfg.Registerer, cfg.Engine.Cache)
+	store, err := NewSnapshotStore(StoreConfig{Kafka: cfg.Kafka, Topic: cfg.SnapshotTopic(), Engine: cfg.Engine,
+		Logger: cfg.Logger, ClientOpts: cfg.ClientOpts, Metrics: m})
 	if err != nil {
 		return nil, err
 	}
-	s := &Service{cfg: cfg, Store: store}
+	s := &Service{cfg: cfg, Store: store, metrics: m}
 	for _, k := range cfg.APIKeys {
 		s.keys = append(s.keys, []byte(strings.TrimSpace(k)))
+		if cfg.RateLimit > 0 {
+			s.limiters = append(s.limiters, rate.NewLimiter(rate.Limit(cfg.RateLimit), cfg.RateBurst))
+		}
 	}
 	if !cfg.DisableKafkaRequests {
 		s.rr, err = reqrep.NewServer(reqrep.ServerConfig{
 			Kafka: cfg.Kafka, Topic: cfg.RequestTopic(), Group: cfg.Group,
 			AllowedReplyTopics: cfg.AllowedReplyTopics, Workers: cfg.Workers,
 			HandlerTimeout: cfg.RequestTimeout + 5*time.Second, // the simulation's own timeout answers first
-			Logger:         cfg.Logger, ClientOpts: cfg.ClientOpts,
+			Logger:         cfg.Logger, ClientOpts: cfg.ClientOpts, Registerer: cfg.Registerer,
 		}, s.HandleKafka)
 		if err != nil {
 			return nil, err
@@ -225,7 +262,11 @@ func (s *Service) Simulate(ctx context.Context, scope string, body []byte) (int,
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout)
 	defer cancel()
+	wr := req.WithDefaults().SimulationParams
+	s.metrics.work.Observe(float64(*wr.NumPersonas) * float64(*wr.MonteCarloRuns) * float64(*wr.TimeHorizonDays))
+	start := time.Now()
 	resp, err := eng.Simulate(ctx, req, s.cfg.Seed)
+	s.metrics.engine.Observe(time.Since(start).Seconds())
 	if err != nil {
 		var ae *api.Error
 		if !errors.As(err, &ae) {
@@ -266,33 +307,60 @@ func writeJSON(w http.ResponseWriter, status int, resp api.SimulateResponse) {
 }
 
 // authorized compares the request's key with every configured key in
-// constant time (no early exit).
-func (s *Service) authorized(r *http.Request) bool {
+// constant time (no early exit) and returns the index of the matching
+// key, or -1.
+func (s *Service) authorized(r *http.Request) int {
 	key := r.Header.Get("X-API-Key")
 	if a := r.Header.Get("Authorization"); key == "" && len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
 		key = strings.TrimSpace(a[7:])
 	}
 	if key == "" {
-		return false
+		return -1
 	}
-	ok := 0
-	for _, k := range s.keys {
-		ok |= subtle.ConstantTimeCompare([]byte(key), k)
+	found := -1
+	for i, k := range s.keys {
+		if subtle.ConstantTimeCompare([]byte(key), k) == 1 {
+			found = i
+		}
 	}
-	return ok == 1
+	return found
+}
+
+// observe records one answer in the metrics.
+func (s *Service) observe(transport string, status int, resp api.SimulateResponse, start time.Time) {
+	s.metrics.requests.WithLabelValues(transport, result(status, resp.Error)).Inc()
+	s.metrics.duration.WithLabelValues(transport).Observe(time.Since(start).Seconds())
 }
 
 func (s *Service) serveSimulate(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	writeJSON := func(w http.ResponseWriter, status int, resp api.SimulateResponse) {
+		writeJSON(w, status, resp)
+		s.observe(TransportHTTP, status, resp, start)
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		writeJSON(w, http.StatusMethodNotAllowed, failed(&api.Error{Kind: api.KindValidation, Message: "method " + r.Method + " not allowed; use POST"}))
 		return
 	}
-	if !s.authorized(r) {
+	key := s.authorized(r)
+	if key < 0 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="preflight"`)
 		writeJSON(w, http.StatusUnauthorized, failed(&api.Error{Kind: api.KindUnauthorized, Message: "missing or invalid API key"}))
 		return
 	}
+	if s.limiters != nil {
+		if res := s.limiters[key].Reserve(); res.Delay() > 0 {
+			wait := res.Delay()
+			res.Cancel()
+			w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			writeJSON(w, http.StatusTooManyRequests, failed(&api.Error{Kind: api.KindLimit,
+				Message: fmt.Sprintf("rate limit of %g requests/s for this API key exceeded; retry in %s", s.cfg.RateLimit, wait.Round(time.Millisecond))}))
+			return
+		}
+	}
+	s.metrics.inFlight.WithLabelValues(TransportHTTP).Inc()
+	defer s.metrics.inFlight.WithLabelValues(TransportHTTP).Dec()
 	limit := s.cfg.Limits.MaxBodyBytes
 	if limit <= 0 {
 		limit = api.DefaultMaxBodyBytes
@@ -327,7 +395,11 @@ func (s *Service) HandleKafka(ctx context.Context, req reqrep.Request) (reqrep.R
 			scope = strings.TrimSpace(string(h.Value))
 		}
 	}
-	_, resp := s.Simulate(ctx, scope, req.Value)
+	start := time.Now()
+	s.metrics.inFlight.WithLabelValues(TransportKafka).Inc()
+	status, resp := s.Simulate(ctx, scope, req.Value)
+	s.metrics.inFlight.WithLabelValues(TransportKafka).Dec()
+	s.observe(TransportKafka, status, resp, start)
 	b, err := json.Marshal(resp)
 	if err != nil {
 		return reqrep.Reply{}, err

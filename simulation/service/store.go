@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -41,6 +42,8 @@ type SnapshotStore struct {
 	readyCh   chan struct{}
 	readyOnce sync.Once
 	errs      atomic.Int64
+	metrics   *Metrics
+	idleReady time.Duration
 }
 
 // StoreConfig configures a SnapshotStore.
@@ -54,6 +57,13 @@ type StoreConfig struct {
 	Logger *slog.Logger
 	// ClientOpts are extra franz-go options (tests).
 	ClientOpts []kgo.Opt
+	// Metrics receives loads, errors and readiness (nil: none).
+	Metrics *Metrics
+	// IdleReady declares the store ready when it has been told of records
+	// up to the end offsets it found at start but a partition delivered
+	// nothing for this long (default 10s): the end can be a transaction
+	// marker or a compacted-away offset, which no record reports.
+	IdleReady time.Duration
 }
 
 // NewSnapshotStore returns a store; Run fills it.
@@ -70,8 +80,14 @@ func NewSnapshotStore(cfg StoreConfig) (*SnapshotStore, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil, cfg.Engine.Cache)
+	}
+	if cfg.IdleReady <= 0 {
+		cfg.IdleReady = 10 * time.Second
+	}
 	s := &SnapshotStore{kafka: cfg.Kafka, topic: cfg.Topic, opts: cfg.Engine, log: cfg.Logger,
-		extra: cfg.ClientOpts, readyCh: make(chan struct{})}
+		extra: cfg.ClientOpts, readyCh: make(chan struct{}), metrics: cfg.Metrics, idleReady: cfg.IdleReady}
 	empty := map[string]*loaded{}
 	s.scopes.Store(&empty)
 	return s, nil
@@ -131,6 +147,7 @@ func (s *SnapshotStore) Apply(b []byte) error {
 	}
 	next[snap.Scope] = &loaded{version: snap.Version, engine: eng}
 	s.scopes.Store(&next)
+	s.metrics.snapshotLoaded(snap.Scope, snap.Version, snap.CreatedAt, min(max(snap.Quality.HistoricalAccuracy, 0), 1), snap.Quality.DriftDetected)
 	s.log.Info("calibration snapshot loaded", "scope", snap.Scope, "version", snap.Version)
 	return nil
 }
@@ -138,6 +155,7 @@ func (s *SnapshotStore) Apply(b []byte) error {
 func (s *SnapshotStore) markReady() {
 	s.readyOnce.Do(func() {
 		s.ready.Store(true)
+		s.metrics.ready.Set(1)
 		close(s.readyCh)
 	})
 }
@@ -159,7 +177,12 @@ func (s *SnapshotStore) Run(ctx context.Context) error {
 	}
 	defer cl.Close()
 
-	// The end offsets at start are what "caught up" means.
+	// The end offsets at start are what "caught up" means. A partition is
+	// caught up when a record at or past end−1 arrives, or when a fetch
+	// reports a high watermark it has read to; should neither ever be seen
+	// (the last offsets are a transaction marker or compacted away and the
+	// broker sends no empty fetches), IdleReady without any record ends
+	// the wait.
 	pending := map[int32]int64{}
 	ends, err := kadm.NewClient(cl).ListEndOffsets(ctx, s.topic)
 	if err != nil {
@@ -173,26 +196,48 @@ func (s *SnapshotStore) Run(ctx context.Context) error {
 	if len(pending) == 0 {
 		s.markReady()
 	}
+	caughtUp := func(p int32, next int64) {
+		if end, ok := pending[p]; ok && next >= end {
+			delete(pending, p)
+			if len(pending) == 0 {
+				s.markReady()
+			}
+		}
+	}
 	for {
-		fs := cl.PollFetches(ctx)
+		pctx, cancel := ctx, context.CancelFunc(func() {})
+		if len(pending) > 0 {
+			pctx, cancel = context.WithTimeout(ctx, s.idleReady)
+		}
+		fs := cl.PollFetches(pctx)
+		cancel()
 		if ctx.Err() != nil {
 			return nil
 		}
+		if len(pending) > 0 && pctx.Err() != nil && fs.NumRecords() == 0 {
+			s.log.Warn("calibration topic idle before its start-time end offsets were seen; ready with what was read", "partitions_pending", len(pending), "idle", s.idleReady)
+			clear(pending)
+			s.markReady()
+			continue
+		}
 		fs.EachError(func(t string, p int32, err error) {
-			s.log.Warn("calibration topic fetch error", "topic", t, "partition", p, "err", err)
-		})
-		fs.EachRecord(func(r *kgo.Record) {
-			if len(r.Value) > 0 {
-				if err := s.Apply(r.Value); err != nil {
-					s.errs.Add(1)
-					s.log.Error("calibration snapshot skipped", "partition", r.Partition, "offset", r.Offset, "err", err)
-				}
+			if !errors.Is(err, context.DeadlineExceeded) {
+				s.log.Warn("calibration topic fetch error", "topic", t, "partition", p, "err", err)
 			}
-			if end, ok := pending[r.Partition]; ok && r.Offset+1 >= end {
-				delete(pending, r.Partition)
-				if len(pending) == 0 {
-					s.markReady()
+		})
+		fs.EachPartition(func(p kgo.FetchTopicPartition) {
+			for _, r := range p.Records {
+				if len(r.Value) > 0 {
+					if err := s.Apply(r.Value); err != nil {
+						s.errs.Add(1)
+						s.metrics.loadErrs.Inc()
+						s.log.Error("calibration snapshot skipped", "partition", r.Partition, "offset", r.Offset, "err", err)
+					}
 				}
+				caughtUp(r.Partition, r.Offset+1)
+			}
+			if n := len(p.Records); n > 0 && p.HighWatermark > 0 && p.Records[n-1].Offset+1 >= p.HighWatermark {
+				caughtUp(p.Partition, p.HighWatermark)
 			}
 		})
 	}
