@@ -173,7 +173,9 @@ func (e *Engine) report(rq *request, effects [][][][]segEffect, cfg *config, mc 
 		}
 		rev /= float64(len(rs))
 		unsubS /= float64(len(rs))
-		row := api.SegmentOutcome{Segment: e.segments[t], ResponseRate: mean(rate)}
+		row := api.SegmentOutcome{Segment: e.segments[t], ResponseRate: mean(rate), Size: int(rq.sizes[i]),
+			ResponseRateInterval: interval(rate), UpliftVsControl: mean(up), UpliftInterval: interval(up),
+			Revenue: rev, UnsubscribeRate: unsubS}
 		if totalRevenue > 0 {
 			row.RevenueContribution = rev / totalRevenue
 		}

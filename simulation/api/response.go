@@ -137,6 +137,21 @@ type SegmentOutcome struct {
 	// RevenueContribution is the segment's share of the predicted revenue,
 	// a fraction.
 	RevenueContribution float64 `json:"revenue_contribution"`
+	// The fields below add to the PRD's row. Size is the people of the
+	// target population in the segment.
+	Size int `json:"size,omitzero"`
+	// ResponseRateInterval is the 95% interval of ResponseRate over the
+	// Monte Carlo runs.
+	ResponseRateInterval Interval `json:"response_rate_interval,omitzero"`
+	// UpliftVsControl is ResponseRate minus the segment's control rate
+	// over the horizon; UpliftInterval its 95% interval.
+	UpliftVsControl float64  `json:"uplift_vs_control,omitzero"`
+	UpliftInterval  Interval `json:"uplift_interval,omitzero"`
+	// Revenue is the segment's predicted revenue over the horizon.
+	Revenue float64 `json:"revenue,omitzero"`
+	// UnsubscribeRate is the share of the segment predicted to
+	// unsubscribe over the horizon.
+	UnsubscribeRate float64 `json:"unsubscribe_rate,omitzero"`
 	// RiskFactors name the risks found in the segment, e.g. "saturation";
 	// omitted when none.
 	RiskFactors []string `json:"risk_factors,omitempty"`
