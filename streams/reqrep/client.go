@@ -217,6 +217,12 @@ func (c *Client) readReplies(ctx context.Context) {
 // error reply is returned as a *ReplyError, with the reply. ctx cancels the
 // wait.
 func (c *Client) Do(ctx context.Context, topic string, key, value []byte, timeout time.Duration) (Reply, error) {
+	return c.DoWithHeaders(ctx, topic, key, value, nil, timeout)
+}
+
+// DoWithHeaders is Do with extra record headers on the request (after the
+// request/reply headers, which they must not repeat).
+func (c *Client) DoWithHeaders(ctx context.Context, topic string, key, value []byte, headers []kgo.RecordHeader, timeout time.Duration) (Reply, error) {
 	if timeout <= 0 {
 		timeout = c.cfg.Timeout
 	}
@@ -245,6 +251,7 @@ func (c *Client) Do(ctx context.Context, topic string, key, value []byte, timeou
 		if !c.cfg.SharedReplyTopic {
 			r.Headers = append(r.Headers, kgo.RecordHeader{Key: HeaderReplyPartition, Value: EncodePartition(c.cfg.ReplyPartition)})
 		}
+		r.Headers = append(r.Headers, headers...)
 		pctx, cancel := context.WithDeadline(ctx, deadline)
 		err := c.cl.ProduceSync(pctx, r).FirstErr()
 		cancel()
