@@ -72,18 +72,34 @@ var calibratorMetrics = map[string]metricSpec{
 }
 
 // exportedMetrics returns every metric family Preflight's services export,
-// with its type: the ingestor's (from ingest/metrics.go) and the
-// calibrator's (calibratorMetrics).
+// with its type: the ingestor's (from ingest/metrics.go), the calibrator's
+// (calibratorMetrics) and the simulator's (simulatorMetrics and
+// reqrepMetrics).
 func exportedMetrics(t *testing.T) map[string]string {
 	t.Helper()
 	metrics := loadIngestorMetrics(t)
-	for name, spec := range calibratorMetrics {
-		if _, dup := metrics[name]; dup {
-			t.Fatalf("metric %s is in both the ingestor's and the calibrator's contract", name)
+	for _, contract := range []map[string]metricSpec{calibratorMetrics, simulatorMetrics, reqrepMetrics} {
+		for name, spec := range contract {
+			if _, dup := metrics[name]; dup {
+				t.Fatalf("metric %s is in two services' contracts", name)
+			}
+			metrics[name] = spec.typ
 		}
-		metrics[name] = spec.typ
 	}
 	return metrics
+}
+
+// contractSpec returns the written contract of a metric family: its type,
+// labels and bounded label values, from calibratorMetrics, simulatorMetrics
+// or reqrepMetrics. The ingestor's metrics have none (only their names and
+// types are read from ingest/metrics.go).
+func contractSpec(family string) (metricSpec, bool) {
+	for _, contract := range []map[string]metricSpec{calibratorMetrics, simulatorMetrics, reqrepMetrics} {
+		if spec, ok := contract[family]; ok {
+			return spec, true
+		}
+	}
+	return metricSpec{}, false
 }
 
 // TestCalibratorMetricsContract checks calibratorMetrics against the
@@ -476,9 +492,9 @@ func TestRuleTestSeries(t *testing.T) {
 					continue
 				}
 				family := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(m[1], "_bucket"), "_sum"), "_count")
-				spec, ok := calibratorMetrics[family]
+				spec, ok := contractSpec(family)
 				if !ok {
-					spec, ok = calibratorMetrics[m[1]]
+					spec, ok = contractSpec(m[1])
 				}
 				if !ok {
 					continue // the ingestor's and up are checked by TestRuleTests
@@ -494,7 +510,7 @@ func TestRuleTestSeries(t *testing.T) {
 				}
 				for _, l := range spec.labels {
 					if !slices.Contains(have, l) {
-						t.Errorf("%s: test %q: series %s lacks label %s, which the calibrator always sets", f, tc.Name, in.Series, l)
+						t.Errorf("%s: test %q: series %s lacks label %s, which its service always sets", f, tc.Name, in.Series, l)
 					}
 				}
 			}

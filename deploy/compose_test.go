@@ -42,9 +42,10 @@ const (
 
 // The contract with cmd/ingestor is the set of metric families it exports,
 // read from ingest/metrics.go by loadIngestorMetrics; the contract with
-// cmd/calibrator is calibratorMetrics (calibrator_test.go). Rules, their unit
-// tests and dashboards may only query these (and up); exportedMetrics merges
-// the two.
+// cmd/calibrator is calibratorMetrics (calibrator_test.go), and with
+// cmd/simulator simulatorMetrics and reqrepMetrics (simulator_test.go).
+// Rules, their unit tests and dashboards may only query these (and up);
+// exportedMetrics merges them.
 
 // recordResults are the values of the result label of ingest_records_total.
 var recordResults = []string{"ok", "invalid", "duplicate"}
@@ -87,11 +88,11 @@ var (
 	// grafanaRef is $VAR or ${VAR}, which Grafana expands in provisioning files.
 	grafanaRef = regexp.MustCompile(`^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$`)
 	// metricName finds the names of Preflight's metrics in PromQL.
-	metricName = regexp.MustCompile(`\b(?:ingest|calib)_[a-z0-9_]+\b`)
+	metricName = regexp.MustCompile(`\b(?:ingest|calib|simulator|reqrep)_[a-z0-9_]+\b`)
 	// jobMatcher finds job="..." matchers in PromQL.
 	jobMatcher = regexp.MustCompile(`\bjob\s*=\s*"([^"]*)"`)
 	// selectorRe finds a metric name with its label matchers.
-	selectorRe = regexp.MustCompile(`\b((?:ingest|calib)_[a-z0-9_]+|up)\s*\{([^}]*)\}`)
+	selectorRe = regexp.MustCompile(`\b((?:ingest|calib|simulator|reqrep)_[a-z0-9_]+|up)\s*\{([^}]*)\}`)
 	// matcherRe finds one label matcher in a selector.
 	matcherRe = regexp.MustCompile(`([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"([^"]*)"`)
 	// groupingRe finds the label lists of by, without, on, ignoring,
@@ -105,8 +106,9 @@ var commonLabels = []string{"job", "instance", "le"}
 // checkPromQL checks a query against the metric contracts (from
 // exportedMetrics) and the configured scrape jobs: every Preflight metric it
 // names is exported, every job it matches is scraped and is the job that
-// exports the metric, and label names and values of the calibrator's metrics
-// (and the result label of ingest_records_total) are the ones exported.
+// exports the metric, and label names and values of the metrics with a
+// written contract (contractSpec: the calibrator's and the simulator's; and
+// the result label of ingest_records_total) are the ones exported.
 func checkPromQL(t *testing.T, where, expr string, jobs []string, metrics map[string]string) {
 	t.Helper()
 	names := map[string]string{} // series name -> metric family
@@ -125,7 +127,7 @@ func checkPromQL(t *testing.T, where, expr string, jobs []string, metrics map[st
 		}
 	}
 	found := regexp.MustCompile(`\bup\b`).MatchString(expr)
-	onlyCalib := true
+	onlySpecified := true
 	var labels []string
 	for _, m := range metricName.FindAllString(expr, -1) {
 		found = true
@@ -134,10 +136,10 @@ func checkPromQL(t *testing.T, where, expr string, jobs []string, metrics map[st
 			t.Errorf("%s: %s is not a series Preflight exports (%s)", where, m, expr)
 			continue
 		}
-		if spec, ok := calibratorMetrics[family]; ok {
+		if spec, ok := contractSpec(family); ok {
 			labels = append(labels, spec.labels...)
 		} else {
-			onlyCalib = false
+			onlySpecified = false
 		}
 	}
 	if !found {
@@ -158,7 +160,7 @@ func checkPromQL(t *testing.T, where, expr string, jobs []string, metrics map[st
 				}
 			}
 			var allowed map[string][]string
-			switch spec, ok := calibratorMetrics[family]; {
+			switch spec, ok := contractSpec(family); {
 			case ok:
 				if !slices.Contains(spec.labels, label) && !slices.Contains(commonLabels, label) {
 					t.Errorf("%s: %s has no label %s (it has %v)", where, sel[1], label, spec.labels)
@@ -172,7 +174,7 @@ func checkPromQL(t *testing.T, where, expr string, jobs []string, metrics map[st
 			}
 		}
 	}
-	if onlyCalib && len(labels) > 0 {
+	if onlySpecified && len(labels) > 0 {
 		for _, g := range groupingRe.FindAllStringSubmatch(expr, -1) {
 			for _, l := range strings.Split(g[1], ",") {
 				if l = strings.TrimSpace(l); l != "" && !slices.Contains(labels, l) && !slices.Contains(commonLabels, l) {
@@ -191,6 +193,8 @@ func exporterJob(name string) string {
 		return ingestorJob
 	case strings.HasPrefix(name, "calib_"):
 		return calibratorJob
+	case strings.HasPrefix(name, "simulator_"), strings.HasPrefix(name, "reqrep_"):
+		return simulatorJob
 	}
 	return ""
 }
@@ -208,6 +212,7 @@ func TestComposeServices(t *testing.T) {
 		{name: "clickhouse", image: "clickhouse/clickhouse-server", published: []int{9000, 8123}},
 		{name: ingestorService, build: true, published: []int{9464}},
 		{name: calibratorService, build: true, published: []int{9102}},
+		{name: simulatorService, build: true, published: []int{8080, 9103}},
 		{name: "prometheus", image: "prom/prometheus", published: []int{9090}},
 		{name: "grafana", image: "grafana/grafana", published: []int{3000}},
 	}
@@ -396,8 +401,8 @@ func TestIngestorEnvironment(t *testing.T) {
 	})
 }
 
-// TestIngestorWiring checks that the endpoints of the ingestor and the
-// calibrator reach the services that serve them.
+// TestIngestorWiring checks that the endpoints of the services built here
+// (goServices) reach the services that serve them.
 func TestIngestorWiring(t *testing.T) {
 	c, _ := loadCompose(t)
 	prom := loadPrometheus(t)
@@ -477,6 +482,9 @@ func TestIngestorWiring(t *testing.T) {
 		}},
 		{"clickhouse DSN points at clickhouse's native port with its user and database", func(t *testing.T) {
 			for _, svc := range goServices {
+				if !svc.warehouse {
+					continue
+				}
 				t.Run(svc.name, func(t *testing.T) { checkDSN(t, c, svc.name) })
 			}
 		}},
@@ -488,7 +496,11 @@ func TestIngestorWiring(t *testing.T) {
 		{"services wait for healthy kafka and clickhouse", func(t *testing.T) {
 			for _, svc := range goServices {
 				deps := c.svc(t, svc.name).DependsOn
-				for _, key := range []string{"PREFLIGHT_KAFKA_BROKERS", "PREFLIGHT_CLICKHOUSE_DSN"} {
+				keys := []string{"PREFLIGHT_KAFKA_BROKERS"}
+				if svc.warehouse {
+					keys = append(keys, "PREFLIGHT_CLICKHOUSE_DSN")
+				}
+				for _, key := range keys {
 					v := c.env(t, svc.name, key)
 					host := strings.Split(v, ",")[0]
 					if u, err := url.Parse(v); err == nil && u.Host != "" {
@@ -508,10 +520,14 @@ func TestIngestorWiring(t *testing.T) {
 }
 
 // goServices are the services built from this repository, with their
-// Prometheus scrape jobs.
-var goServices = []struct{ name, job string }{
-	{ingestorService, ingestorJob},
-	{calibratorService, calibratorJob},
+// Prometheus scrape jobs and whether they use ClickHouse.
+var goServices = []struct {
+	name, job string
+	warehouse bool
+}{
+	{ingestorService, ingestorJob, true},
+	{calibratorService, calibratorJob, true},
+	{simulatorService, simulatorJob, false},
 }
 
 // checkDSN checks that a service's PREFLIGHT_CLICKHOUSE_DSN points at
@@ -1159,8 +1175,8 @@ func TestDockerfile(t *testing.T) {
 				t.Errorf("go build runs without CGO_ENABLED=0: %s", buildRun.args)
 			}
 		}},
-		{"builds the ingestor, the calibrator and the CLI", func(t *testing.T) {
-			for _, want := range []string{"ingestor", "calibrator", "preflight"} {
+		{"builds the ingestor, the calibrator, the simulator and the CLI", func(t *testing.T) {
+			for _, want := range []string{"ingestor", "calibrator", "simulator", "preflight"} {
 				if pkgs[want] != "./cmd/"+want {
 					t.Errorf("TARGET=%s should build ./cmd/%s (Dockerfile maps %v)", want, want, pkgs)
 				}
@@ -1335,7 +1351,7 @@ func TestDockerfile(t *testing.T) {
 				if _, ok := pkgs[target]; !ok {
 					t.Errorf("service %s: TARGET %q is not one the Dockerfile builds", name, target)
 				}
-				if want := map[string]string{ingestorService: "ingestor", calibratorService: "calibrator"}[name]; want != "" && target != want {
+				if want := map[string]string{ingestorService: "ingestor", calibratorService: "calibrator", simulatorService: "simulator"}[name]; want != "" && target != want {
 					t.Errorf("service %s builds TARGET %q, want %s", name, target, want)
 				}
 			}

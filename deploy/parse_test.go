@@ -346,7 +346,11 @@ func (c *composeFile) servedPorts(t *testing.T, name string) []int {
 	t.Helper()
 	s := c.svc(t, name)
 	if addr, ok := s.Environment.get("PREFLIGHT_HTTP_ADDR"); ok {
-		return []int{hostPort(t, "PREFLIGHT_HTTP_ADDR", addr).port}
+		ports := []int{hostPort(t, "PREFLIGHT_HTTP_ADDR", addr).port}
+		if api, ok := s.Environment.get("PREFLIGHT_API_ADDR"); ok { // the simulator's API
+			ports = append(ports, hostPort(t, "PREFLIGHT_API_ADDR", api).port)
+		}
+		return ports
 	}
 	if s.repository() == "apache/kafka" {
 		var ports []int
