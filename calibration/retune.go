@@ -163,6 +163,11 @@ func retune(ctx context.Context, wh warehouse.Warehouse, cfg Config, s *Snapshot
 			return err
 		}
 	}
+	for i := range judged {
+		jc := &judged[i]
+		v := jc.weightedIntent(s.Personas)
+		s.Cells[jc.idx].Intent = &v
+	}
 	rakeCells(cfg, s, ivCells, judged, note)
 	return retuneProgram(ctx, cfg, s, judged, note)
 }

@@ -106,6 +106,13 @@ type Cell struct {
 	ConversionRate   float64 `json:"conversion_rate,omitempty"`
 	ConversionRateSE float64 `json:"conversion_rate_se,omitempty"`
 	Heterogeneity    float64 `json:"heterogeneity,omitempty"`
+	// Intent is, for a judged intervention cell, the persona-weighted mean
+	// intent change of the segment's personas on the intervention (the
+	// snapshot's weights): the x of the cell's point on the effect map.
+	// The simulator maps a new content's intent against the mean mapped
+	// intent of a segment × channel's interventions. Absent when the
+	// intervention was not judged.
+	Intent *float64 `json:"intent,omitempty"`
 	// RevenuePerExposure is treated revenue per treated exposure.
 	RevenuePerExposure float64 `json:"revenue_per_exposure,omitempty"`
 	// MeanFrequency is the treated exposures' mean frequency_cumulative.

@@ -6,8 +6,8 @@
 // The target population (target_population.segments, or every segment of
 // the snapshot when none is given) is split into segments in proportion to
 // the exposures behind the snapshot's cells of each segment, by largest
-// remainder so that the parts sum to target_population.size. The selection
-// method and the filters do not change the split yet.
+// remainder so that the parts sum to target_population.size (see
+// "Selection and filters" for what selection_method and filters change).
 //
 // Every segment × channel has calibrated parameters taken from the
 // snapshot's pooled cell (intervention_id empty), or, when only
@@ -22,12 +22,24 @@
 // of it by its calibrated weight. Each sampled persona judges each content
 // variant × channel × timing candidate with the Reasoner; judgements are
 // cached (see Cache). When the snapshot has an EffectMap, the segment's
-// variant-specific uplift is u_em = mean over its sampled personas of
-// EffectMap.Map(channel, segment, intent). It is blended with the measured
-// cell uplift u_cell by how specific the map's curve is: u = u_em at
-// LevelCell, (u_em + u_cell)/2 at LevelChannel and (u_em + 3·u_cell)/4 at
-// LevelPooled; without an EffectMap, or without personas in the segment,
-// u = u_cell. The uncertainty of u is the cell's.
+// mean intent change over its sampled personas, ī, is mapped to an uplift
+// u_em = EffectMap.Map(channel, segment, ī), the same way the map was fitted
+// (persona-weighted mean intent of an intervention against its measured
+// uplift). When the snapshot's intervention cells of the segment × channel
+// carry their judged intents (Cell.Intent), the map only moves the measured
+// uplift by the difference the content makes:
+//
+//	u = u_cell + u_em − ū_ref,  ū_ref = Σ_j n_j·Map(channel, segment, i_j) / Σ_j n_j
+//
+// over the measured interventions j (n_j their exposures): a regression
+// adjustment that keeps the segment's level from its experiments and takes
+// only the content's effect from the personas. Without judged intents the
+// older blend applies: u = u_em at LevelCell, (u_em + u_cell)/2 at
+// LevelChannel and (u_em + 3·u_cell)/4 at LevelPooled. Without an
+// EffectMap, or without personas in the segment, u = u_cell. A new
+// campaign's uplift is uncertain by the cell's standard error and by how
+// much campaigns differ from one another (the cell's between-campaign
+// Heterogeneity): its standard deviation is √(se² + het²).
 //
 // The send schedule is fixed per configuration: a campaign or policy
 // change sends once on day 0 on every chosen channel; a sequence sends every
@@ -45,12 +57,18 @@
 // send costs the cell's cost per exposure. Control conversions are b of
 // the segment, spread evenly over the days.
 //
-// The marketing-mix summary is not used for the predictions: it measures
-// channel totals, not the per-exposure effect of one campaign, and the
-// experiment-based uplift already is that effect. It is used only to flag a
-// "saturation" risk when a channel's planned daily spend exceeds the
-// largest daily spend the model saw (SpendScale), where its saturation
-// curve is extrapolated.
+// Spend response. The experiment-based uplift is the effect of a campaign
+// of the size the experiments had. When the snapshot's marketing-mix model
+// converged (max R̂ ≤ MaxRHatForSpendResponse) and pins a channel down
+// (its contribution's 90% interval no wider than twice its mean), the
+// channel's uplift is scaled by the model's return per unit of spend of the
+// planned daily spend series (carryover included) over that of the typical
+// measured campaign, which spent the channel's window spend divided by its
+// number of measured interventions in one day (see Engine.spendResponse).
+// The planned campaign is taken to be the channel's only spend on its days.
+// Channels the model does not pin down keep their uplift. A factor below
+// 0.8, or a planned daily spend above the largest the model saw
+// (SpendScale), where its curve is extrapolated, flags a "saturation" risk.
 //
 // # Monte Carlo
 //

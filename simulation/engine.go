@@ -130,20 +130,44 @@ type Engine struct {
 	unsubscribe  *hazard.Model
 	effects      *optimize.EffectMap
 	mmmSpendCaps map[string]float64
+	// spendResp holds, per channel the marketing-mix model pins down,
+	// what the spend response needs (see spendResponse).
+	spendResp map[string]spendCurve
 }
+
+// spendCurve is a channel's marketing-mix response curve and the return
+// per unit of spend of the campaigns the cells' uplifts were measured on.
+type spendCurve struct {
+	ch       calibration.MMMChannel
+	refSpend float64 // a typical campaign's spend on the channel, in one day
+	refEff   float64 // Response([refSpend]) / refSpend
+}
+
+// MaxRHatForSpendResponse is the largest R̂ of a marketing-mix fit whose
+// response curves the engine uses.
+const MaxRHatForSpendResponse = 1.05
 
 // cellParams are the calibrated parameters of one segment × channel.
 type cellParams struct {
-	exposures  float64
-	base       float64
-	baseSE     float64
-	uplift     float64
-	upliftSE   float64
+	exposures float64
+	base      float64
+	baseSE    float64
+	uplift    float64
+	upliftSE  float64
+	// het is the between-campaign standard deviation of the treated rate:
+	// a new campaign's uplift varies around the cell's by about that much.
+	het        float64
 	rpc        float64
 	cpe        float64
 	unsub      float64
 	unsubSlope float64
 	meanFreq   float64
+	// ref is the exposure-weighted mean of EffectMap.Map over the
+	// intents of the segment × channel's judged interventions, when
+	// hasRef: the mapped uplift of the content the cell's uplift was
+	// measured on.
+	ref    float64
+	hasRef bool
 }
 
 // NewEngine returns an engine answering from snap. It fails when snap is
@@ -213,6 +237,19 @@ func NewEngine(snap *calibration.Snapshot, opts Options) (*Engine, error) {
 		}
 		for ch, c := range pooled[s] {
 			p := paramsOf(c)
+			if e.effects != nil {
+				var sw, sum float64
+				for _, iv := range ivs[s][ch] {
+					if iv.Intent != nil {
+						w := max(float64(iv.Exposures), 1)
+						sw += w
+						sum += w * e.effects.Map(ch, e.segments[s], *iv.Intent)
+					}
+				}
+				if sw > 0 {
+					p.ref, p.hasRef = sum/sw, true
+				}
+			}
 			e.cells[s][ch] = p
 			e.exposures[s] += p.exposures
 		}
@@ -230,8 +267,72 @@ func NewEngine(snap *calibration.Snapshot, opts Options) (*Engine, error) {
 				e.mmmSpendCaps[c.Channel] = c.SpendScale
 			}
 		}
+		e.spendResp = spendCurves(snap)
 	}
 	return e, nil
+}
+
+// spendCurves returns the response curves of the channels whose
+// contribution the marketing-mix model pins down (its 90% interval no wider
+// than twice its mean, the rule the raking uses) in a fit that converged
+// (max R̂ ≤ MaxRHatForSpendResponse). The reference spend of a channel is
+// its spend over the window divided by the number of its interventions in
+// the snapshot's cells: the spend of the typical campaign its measured
+// uplifts come from.
+func spendCurves(snap *calibration.Snapshot) map[string]spendCurve {
+	m := snap.MMM
+	if m == nil || !(m.Diagnostics.MaxRHat > 0 && m.Diagnostics.MaxRHat <= MaxRHatForSpendResponse) {
+		return nil
+	}
+	campaigns := map[string]map[string]bool{}
+	for _, c := range snap.Cells {
+		if c.InterventionID == "" {
+			continue
+		}
+		if campaigns[c.Channel] == nil {
+			campaigns[c.Channel] = map[string]bool{}
+		}
+		campaigns[c.Channel][c.InterventionID] = true
+	}
+	out := map[string]spendCurve{}
+	for _, c := range m.Channels {
+		iv := c.Contribution
+		n := len(campaigns[c.Channel])
+		if !(iv.Mean > 0) || iv.Hi-iv.Lo > 2*iv.Mean || n == 0 || !(c.Spend > 0) {
+			continue
+		}
+		ref := c.Spend / float64(n)
+		r, err := c.Response(m, []float64{ref})
+		if err != nil || !(r > 0) {
+			continue
+		}
+		out[c.Channel] = spendCurve{ch: c, refSpend: ref, refEff: r / ref}
+	}
+	return out
+}
+
+// spendResponse is the factor by which the marketing-mix model scales a
+// channel's per-send uplift when its daily spend is plan instead of the
+// typical campaign's: the return per unit of spend of plan (carryover
+// included) over that of the reference campaign. It is 1 when the model
+// does not pin the channel down or nothing is spent.
+func (e *Engine) spendResponse(channel string, plan []float64) float64 {
+	sc, ok := e.spendResp[channel]
+	if !ok {
+		return 1
+	}
+	var total float64
+	for _, x := range plan {
+		total += x
+	}
+	if !(total > 0) {
+		return 1
+	}
+	r, err := sc.ch.Response(e.snap.MMM, plan)
+	if err != nil || !(r > 0) {
+		return 1
+	}
+	return (r / total) / sc.refEff
 }
 
 // Snapshot returns the snapshot the engine answers from.
@@ -265,6 +366,7 @@ func meanCell(cs []calibration.Cell) calibration.Cell {
 		out.BaseRateSE += w * c.BaseRateSE
 		se2 += w * w * c.UpliftSE * c.UpliftSE
 		out.MeanFrequency += w * c.MeanFrequency
+		out.Heterogeneity += w * c.Heterogeneity
 		out.UnsubscribeFrequencySlope += w * c.UnsubscribeFrequencySlope
 	}
 	out.UpliftSE = math.Sqrt(se2)
@@ -284,6 +386,7 @@ func paramsOf(c calibration.Cell) cellParams {
 		baseSE:     max(c.BaseRateSE, 0),
 		uplift:     c.Uplift,
 		upliftSE:   max(se, 0),
+		het:        max(c.Heterogeneity, 0),
 		rpc:        max(c.RevenuePerConversion, 0),
 		cpe:        max(c.CostPerExposure, 0),
 		unsub:      clamp01(c.UnsubscribeRate),

@@ -364,3 +364,90 @@ func TestCancelledContext(t *testing.T) {
 		t.Fatalf("error %v, status %s; want a timeout", err, resp.Status)
 	}
 }
+
+// TestSpendResponse gives the snapshot a converged marketing-mix model that
+// pins email down with a Hill curve (K = 0.5 of the largest daily spend,
+// S = 1, no carryover): a campaign spending what the typical measured one
+// did keeps its uplift; one spending four times as much gets the Hill
+// curve's lower return per unit of spend, exactly.
+func TestSpendResponse(t *testing.T) {
+	snap := testSnapshot()
+	// Two measured email interventions of segment a, 1000 € of email spend
+	// in the window: the typical campaign spent 500 €.
+	snap.Cells = append(snap.Cells,
+		calibration.Cell{SegmentID: "a", Channel: "email", InterventionID: "e1", Exposures: 10},
+		calibration.Cell{SegmentID: "a", Channel: "email", InterventionID: "e2", Exposures: 10})
+	snap.MMM = &calibration.MMMSummary{
+		Adstock: "geometric", MaxLag: 1, Saturation: "hill", OutcomeScale: 1,
+		Diagnostics: calibration.MMMDiagnostics{MaxRHat: 1.01},
+		Channels: []calibration.MMMChannel{{
+			Channel: "email", Spend: 1000, SpendScale: 1000, Beta: 1,
+			Contribution:  calibration.MMMInterval{Mean: 100, Lo: 80, Hi: 120},
+			AdstockParams: []float64{0}, SaturationParams: []float64{0.5, 1},
+		}},
+	}
+	e := newEngine(t, snap)
+	// Hill(x) = x/(0.5+x) on x = spend/1000: return per € at 500 € is
+	// 0.5/1/500, at 2000 € it is (2/2.5)/2000.
+	if f := e.spendResponse("email", []float64{500}); math.Abs(f-1) > 1e-12 {
+		t.Errorf("factor at the reference spend %v, want 1", f)
+	}
+	want := (0.8 / 2000) / (0.5 / 500)
+	if f := e.spendResponse("email", []float64{2000}); math.Abs(f-want) > 1e-12 {
+		t.Errorf("factor at 4× the spend %v, want %v", f, want)
+	}
+	if f := e.spendResponse("sms", []float64{2000}); f != 1 {
+		t.Errorf("sms has no curve: factor %v, want 1", f)
+	}
+	// Unpinned (interval wider than twice the mean): no response.
+	snap.MMM.Channels[0].Contribution = calibration.MMMInterval{Mean: 100, Lo: 0, Hi: 300}
+	if f := newEngine(t, snap).spendResponse("email", []float64{2000}); f != 1 {
+		t.Errorf("unpinned channel: factor %v, want 1", f)
+	}
+	// In a simulation, 100,000 people × 0.01 € = 1000 € of email on day 0:
+	// the uplift of email shrinks by the factor at 1000 €, and the
+	// conversions with it.
+	snap.MMM.Channels[0].Contribution = calibration.MMMInterval{Mean: 100, Lo: 80, Hi: 120}
+	with := simulate(t, newEngine(t, snap), testRequest(api.InterventionCampaign, "email"), 1)
+	snap.MMM = nil
+	without := simulate(t, newEngine(t, snap), testRequest(api.InterventionCampaign, "email"), 1)
+	f := (1.0 / 1.5 / 1000) / (0.5 / 500)
+	got := with.Predictions.ExpectedOutcomes.ConversionRate.UpliftVsControl / without.Predictions.ExpectedOutcomes.ConversionRate.UpliftVsControl
+	if math.Abs(got-f) > 0.05 {
+		t.Errorf("uplift with/without the spend response %.3f, want about %.3f", got, f)
+	}
+}
+
+// TestCustomKPIsAndValue checks customer_lifetime_value and the custom KPIs
+// against the other outcomes of the same runs, and that an unknown custom
+// KPI is a validation error naming its place.
+func TestCustomKPIsAndValue(t *testing.T) {
+	e := newEngine(t, testSnapshot())
+	req := testRequest(api.InterventionCampaign, "email", "sms")
+	req.SuccessMetrics = []api.Metric{api.MetricRevenueUplift, api.MetricCustomerLifetimeValue, "custom:profit", api.MetricCustomKPI}
+	resp := simulate(t, e, req, 3)
+	eo := resp.Predictions.ExpectedOutcomes
+	k := eo.CustomKPIs
+	if len(k) != len(CustomKPIs) {
+		t.Fatalf("custom KPIs %v, want all of %v", k, CustomKPIs)
+	}
+	cost := k["custom:cost"].Value
+	near(t, "profit", k["custom:profit"].Value, *eo.Revenue.UpliftVsControl-cost, 1e-9)
+	near(t, "revenue per customer", k["custom:revenue_per_customer"].Value, eo.Revenue.Value/100_000, 1e-9)
+	near(t, "clv", eo.CustomerLifetimeValue.Value, eo.Revenue.Value/100_000, 1e-9)
+	near(t, "clv uplift", eo.CustomerLifetimeValue.UpliftVsControl, (*eo.Revenue.UpliftVsControl-cost)/100_000, 1e-9)
+	// Each of 100,000 people gets one email and one sms (less the few
+	// unsubscribed by the first): 0.01 + 0.05 per person.
+	near(t, "messages", k["custom:messages_delivered"].Value, 200_000, 0.01)
+	near(t, "cost", cost, 100_000*(0.01+0.05), 0.01)
+	if iv := k["custom:incremental_conversions"].ConfidenceInterval; !(iv[0] < iv[1]) {
+		t.Errorf("incremental conversions interval %v", iv)
+	}
+
+	req.SuccessMetrics = []api.Metric{"custom:churn_saves"}
+	_, err := e.Simulate(context.Background(), req, 1)
+	var ae *api.Error
+	if !errors.As(err, &ae) || ae.Kind != api.KindValidation || len(ae.Fields) != 1 || ae.Fields[0].Path != "success_metrics[0]" {
+		t.Fatalf("unknown custom KPI: %v", err)
+	}
+}

@@ -88,6 +88,7 @@ type segResult struct {
 	revUplift float64
 	cost      float64
 	unsub     float64
+	sends     float64 // messages delivered
 }
 
 // hazardInputs fills ch's hazards for the sends of sched on channel c of
@@ -157,7 +158,7 @@ func run(segs []segInputs, sched [][]send, days int, r *rand.Rand, sc *scratch, 
 			}
 		}
 		subs := s.n
-		var baseConv, incr, incrRev, cost float64
+		var baseConv, incr, incrRev, cost, sends float64
 		bd := b / float64(days)
 		for d := range days {
 			baseConv += draw(r, s.n, bd)
@@ -168,6 +169,7 @@ func run(segs []segInputs, sched [][]send, days int, r *rand.Rand, sc *scratch, 
 				}
 				spend := subs * ci.cpe
 				cost += spend
+				sends += subs
 				if daily != nil {
 					daily[d][snd.ch] += spend
 				}
@@ -191,6 +193,7 @@ func run(segs []segInputs, sched [][]send, days int, r *rand.Rand, sc *scratch, 
 			revUplift: (baseConv-ctrl)*s.rpc + incrRev,
 			cost:      cost,
 			unsub:     s.n - subs,
+			sends:     sends,
 		}
 	}
 }

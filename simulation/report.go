@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 
 	"github.com/preflight-hq/preflight/persona"
 	"github.com/preflight-hq/preflight/simulation/api"
@@ -15,6 +16,10 @@ import (
 type mcResult struct {
 	// Totals per run.
 	convRate, ctrlRate, uplift, revenue, revUplift, roi, unsubRate, cost []float64
+	// incr is the incremental conversions, sends the messages delivered,
+	// unsubs the people unsubscribed and n the population, per run.
+	incr, sends, unsubs []float64
+	n                   float64
 	// seg[i][k] is target i's outcome in run k.
 	seg [][]segResult
 }
@@ -26,6 +31,7 @@ func monteCarlo(ctx context.Context, rq *request, cfg *config, r *rand.Rand) (*m
 		convRate: make([]float64, n), ctrlRate: make([]float64, n), uplift: make([]float64, n),
 		revenue: make([]float64, n), revUplift: make([]float64, n), roi: make([]float64, n),
 		unsubRate: make([]float64, n), cost: make([]float64, n),
+		incr: make([]float64, n), sends: make([]float64, n), unsubs: make([]float64, n),
 		seg: make([][]segResult, len(rq.targets)),
 	}
 	for i := range mc.seg {
@@ -54,6 +60,10 @@ func monteCarlo(ctx context.Context, rq *request, cfg *config, r *rand.Rand) (*m
 		mc.roi[k] = roi(tot.revUplift, tot.cost)
 		mc.unsubRate[k] = tot.unsub / tot.n
 		mc.cost[k] = tot.cost
+		mc.incr[k] = tot.conv - tot.ctrl
+		mc.sends[k] = tot.sends
+		mc.unsubs[k] = tot.unsub
+		mc.n = tot.n
 	}
 	return mc, nil
 }
@@ -141,6 +151,22 @@ func (e *Engine) report(rq *request, effects [][][][]segEffect, cfg *config, mc 
 			eo.Revenue = &api.RevenueEstimate{Value: mean(mc.revenue), ConfidenceInterval: interval(mc.revenue), ROI: roi(up, mean(mc.cost)), UpliftVsControl: &up}
 		case api.MetricUnsubscribeRate:
 			eo.UnsubscribeRate = &api.UnsubscribeEstimate{Value: unsub, RiskLevel: riskLevel(unsub, unsubHi, limit)}
+		case api.MetricCustomerLifetimeValue:
+			eo.CustomerLifetimeValue = horizonValue(mc)
+		default:
+			if !m.IsCustom() {
+				continue
+			}
+			if eo.CustomKPIs == nil {
+				eo.CustomKPIs = map[string]api.RateEstimate{}
+			}
+			names := CustomKPIs
+			if name, ok := strings.CutPrefix(string(m), api.CustomPrefix); ok {
+				names = []string{name}
+			}
+			for _, name := range names {
+				eo.CustomKPIs[api.CustomPrefix+name] = customKPI(mc, name)
+			}
 		}
 	}
 	if cfg.feasible {
@@ -293,4 +319,66 @@ func (e *Engine) segmentInsight(rq *request, effects [][][][]segEffect, cfg *con
 		in.Recommendation = fmt.Sprintf("Lead with %s for segment %s and prefer %s.", driver, seg, rq.channels[best])
 	}
 	return in, true
+}
+
+// CustomKPIs are the custom KPIs the engine computes, requested as
+// "custom:<name>"; "custom_kpi" asks for all of them. Each is a total over
+// the horizon and the target population, with its 95% interval over the
+// Monte Carlo runs, and uplift_vs_control the same total minus the control
+// arm's (which sends nothing and spends nothing):
+//
+//   - incremental_conversions: treated minus control conversions.
+//   - cost: the spend on delivered messages.
+//   - profit: incremental revenue minus cost.
+//   - messages_delivered: the sends that reached a subscribed person.
+//   - unsubscribes: the people who unsubscribed.
+//   - revenue_per_customer: revenue per person of the target population.
+var CustomKPIs = []string{"incremental_conversions", "cost", "profit", "messages_delivered", "unsubscribes", "revenue_per_customer"}
+
+// customKPI estimates the custom KPI name (one of CustomKPIs) from the runs.
+func customKPI(mc *mcResult, name string) api.RateEstimate {
+	var xs, up []float64
+	switch name {
+	case "incremental_conversions":
+		xs, up = mc.incr, mc.incr
+	case "cost":
+		xs, up = mc.cost, mc.cost
+	case "profit":
+		xs = make([]float64, len(mc.cost))
+		for k := range xs {
+			xs[k] = mc.revUplift[k] - mc.cost[k]
+		}
+		up = xs
+	case "messages_delivered":
+		xs, up = mc.sends, mc.sends
+	case "unsubscribes":
+		xs, up = mc.unsubs, mc.unsubs
+	case "revenue_per_customer":
+		xs, up = perCustomer(mc.revenue, mc.n), perCustomer(mc.revUplift, mc.n)
+	}
+	return api.RateEstimate{Value: mean(xs), ConfidenceInterval: interval(xs), UpliftVsControl: mean(up)}
+}
+
+// horizonValue is customer_lifetime_value as the engine can measure it: the
+// revenue per targeted customer over the horizon (value and interval) and
+// the incremental revenue per customer net of the spend per customer
+// (uplift_vs_control). It does not extrapolate past the horizon: the
+// calibration has no retention model to do so with.
+func horizonValue(mc *mcResult) *api.RateEstimate {
+	net := make([]float64, len(mc.revUplift))
+	for k := range net {
+		net[k] = mc.revUplift[k] - mc.cost[k]
+	}
+	v := perCustomer(mc.revenue, mc.n)
+	return &api.RateEstimate{Value: mean(v), ConfidenceInterval: interval(v), UpliftVsControl: mean(perCustomer(net, mc.n))}
+}
+
+func perCustomer(xs []float64, n float64) []float64 {
+	out := make([]float64, len(xs))
+	if n > 0 {
+		for k, x := range xs {
+			out[k] = x / n
+		}
+	}
+	return out
 }

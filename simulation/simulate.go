@@ -48,6 +48,7 @@ const (
 type segEffect struct {
 	uplift     float64
 	judged     int                // sampled personas judged
+	intent     float64            // mean intent change over them
 	drivers    map[string]float64 // mean driver effect over them
 	confidence float64            // mean judgement confidence
 	rationales []string           // distinct rationales, sample order
@@ -64,6 +65,9 @@ type config struct {
 	cost, unsubRate, roi, revUplift, incrConv, objective float64
 	feasible                                             bool
 	saturated                                            []bool // by request channel
+	// spendFactor[c] is the marketing-mix spend response applied to
+	// request channel c's uplift (nil or 0: none).
+	spendFactor []float64
 }
 
 // request is a validated request with the engine's view of it.
@@ -175,6 +179,14 @@ func (e *Engine) prepare(req api.SimulateRequest) (*request, error) {
 			bad = append(bad, api.FieldError{
 				Path:   fmt.Sprintf("intervention.channels[%d]", i),
 				Reason: fmt.Sprintf("channel %q has no calibration for the target segments", c),
+			})
+		}
+	}
+	for i, m := range req.SuccessMetrics {
+		if name, ok := strings.CutPrefix(string(m), api.CustomPrefix); ok && !slices.Contains(CustomKPIs, name) {
+			bad = append(bad, api.FieldError{
+				Path:   fmt.Sprintf("success_metrics[%d]", i),
+				Reason: fmt.Sprintf("custom KPI %q is not one the simulator computes (known: %s)", name, strings.Join(CustomKPIs, ", ")),
 			})
 		}
 	}
@@ -353,7 +365,7 @@ func (e *Engine) judgeAll(ctx context.Context, rq *request, r *rand.Rand) ([][][
 						continue
 					}
 					ef := segEffect{uplift: cell.uplift, drivers: map[string]float64{}}
-					var mapped float64
+					var intent float64
 					for k, n := range counts[i] {
 						if n == 0 {
 							continue
@@ -370,9 +382,7 @@ func (e *Engine) judgeAll(ctx context.Context, rq *request, r *rand.Rand) ([][][
 						if j.Rationale != "" && !slices.Contains(ef.rationales, j.Rationale) && len(ef.rationales) < 3 {
 							ef.rationales = append(ef.rationales, j.Rationale)
 						}
-						if e.effects != nil {
-							mapped += float64(n) * e.effects.Map(ch, e.segments[t], j.IntentChange)
-						}
+						intent += float64(n) * j.IntentChange
 					}
 					if ef.judged > 0 {
 						w := float64(ef.judged)
@@ -380,8 +390,14 @@ func (e *Engine) judgeAll(ctx context.Context, rq *request, r *rand.Rand) ([][][
 						for f := range ef.drivers {
 							ef.drivers[f] /= w
 						}
+						ef.intent = intent / w
 						if e.effects != nil {
-							ef.uplift = blend(mapped/w, cell.uplift, e.effects.Level(ch, e.segments[t]))
+							em := e.effects.Map(ch, e.segments[t], ef.intent)
+							if cell.hasRef {
+								ef.uplift = cell.uplift + em - cell.ref
+							} else {
+								ef.uplift = blend(em, cell.uplift, e.effects.Level(ch, e.segments[t]))
+							}
 						}
 					}
 					effs[i] = ef
@@ -427,7 +443,10 @@ func (e *Engine) inputs(rq *request, effects [][][][]segEffect, cfg *config) {
 				continue
 			}
 			ci := &si.ch[c]
-			*ci = chInputs{ok: true, uplift: effects[cfg.variant][cfg.timing][c][i].uplift, upliftSE: p.upliftSE, cpe: p.cpe, rpc: p.rpc}
+			// A new campaign's uplift is uncertain by the estimate's error
+			// and by how much campaigns differ from one another.
+			se := math.Hypot(p.upliftSE, p.het)
+			*ci = chInputs{ok: true, uplift: effects[cfg.variant][cfg.timing][c][i].uplift, upliftSE: se, cpe: p.cpe, rpc: p.rpc}
 			e.hazardInputs(ci, e.segments[t], rq.channels[c], c, p, cfg.sched)
 		}
 		cfg.segs[i] = si
@@ -461,6 +480,34 @@ func (e *Engine) search(rq *request, effects [][][][]segEffect) ([]config, int) 
 					daily[d] = make([]float64, nc)
 				}
 				run(cfg.segs, cfg.sched, rq.days, nil, sc, out, daily)
+				if e.spendResp != nil {
+					// The spend does not depend on the uplift: scale each
+					// channel's uplift by the marketing-mix response to the
+					// planned spend and run again.
+					cfg.spendFactor = make([]float64, nc)
+					scaled := false
+					plan := make([]float64, rq.days)
+					for _, c := range cfg.chans {
+						for d := range daily {
+							plan[d] = daily[d][c]
+						}
+						f := e.spendResponse(rq.channels[c], plan)
+						cfg.spendFactor[c] = f
+						if f != 1 {
+							scaled = true
+							for i := range cfg.segs {
+								cfg.segs[i].ch[c].uplift *= f
+								cfg.segs[i].ch[c].upliftSE *= f
+							}
+						}
+					}
+					if scaled {
+						for d := range daily {
+							clear(daily[d])
+						}
+						run(cfg.segs, cfg.sched, rq.days, nil, sc, out, daily)
+					}
+				}
 				var tot segResult
 				for _, o := range out {
 					tot = tot.add(o)
@@ -493,6 +540,9 @@ func (e *Engine) search(rq *request, effects [][][][]segEffect) ([]config, int) 
 								cfg.saturated[c] = true
 							}
 						}
+						if cfg.spendFactor != nil && cfg.spendFactor[c] > 0 && cfg.spendFactor[c] < 0.8 {
+							cfg.saturated[c] = true
+						}
 					}
 				}
 				cfgs = append(cfgs, cfg)
@@ -517,7 +567,7 @@ func (e *Engine) search(rq *request, effects [][][][]segEffect) ([]config, int) 
 func (a segResult) add(b segResult) segResult {
 	return segResult{
 		n: a.n + b.n, conv: a.conv + b.conv, ctrl: a.ctrl + b.ctrl, revenue: a.revenue + b.revenue,
-		revUplift: a.revUplift + b.revUplift, cost: a.cost + b.cost, unsub: a.unsub + b.unsub,
+		revUplift: a.revUplift + b.revUplift, cost: a.cost + b.cost, unsub: a.unsub + b.unsub, sends: a.sends + b.sends,
 	}
 }
 

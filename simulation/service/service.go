@@ -47,6 +47,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -175,6 +176,17 @@ type Service struct {
 	metrics *Metrics
 	// limiters[i] limits keys[i] (nil when RateLimit is 0).
 	limiters []*rate.Limiter
+	// answered counts the answers by transport (HTTP, Kafka).
+	answered [2]atomic.Int64
+}
+
+// Requests returns how many requests the service has answered over
+// transport (TransportHTTP or TransportKafka), whatever the result.
+func (s *Service) Requests(transport string) float64 {
+	if transport == TransportKafka {
+		return float64(s.answered[1].Load())
+	}
+	return float64(s.answered[0].Load())
 }
 
 // New checks cfg and builds the service; Run starts it.
@@ -328,6 +340,11 @@ func (s *Service) authorized(r *http.Request) int {
 
 // observe records one answer in the metrics.
 func (s *Service) observe(transport string, status int, resp api.SimulateResponse, start time.Time) {
+	if transport == TransportKafka {
+		s.answered[1].Add(1)
+	} else {
+		s.answered[0].Add(1)
+	}
 	s.metrics.requests.WithLabelValues(transport, result(status, resp.Error)).Inc()
 	s.metrics.duration.WithLabelValues(transport).Observe(time.Since(start).Seconds())
 }
