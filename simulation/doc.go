@@ -70,6 +70,18 @@
 // 0.8, or a planned daily spend above the largest the model saw
 // (SpendScale), where its curve is extrapolated, flags a "saturation" risk.
 //
+// # Selection and filters
+//
+// selection_method "segment" and "random" split the population as above
+// (a random sample of the listed segments has their proportions);
+// "model_score" targets the highest predicted uplift first, which at the
+// calibration's resolution means whole segments in order of their measured
+// uplift per person (the best requested channel's cell), each up to its
+// audience (its largest pooled cell's exposures per campaign), the rest
+// split as above. The filters are accepted and validated but not applied:
+// the snapshot has no per-customer tenure or recent-frequency
+// distribution; an insight says so.
+//
 // # Monte Carlo
 //
 // Each run draws the parameters (b and u per segment × channel from normal

@@ -162,6 +162,8 @@ type cellParams struct {
 	unsub      float64
 	unsubSlope float64
 	meanFreq   float64
+	// campaigns is the number of campaigns pooled in the cell.
+	campaigns int
 	// ref is the exposure-weighted mean of EffectMap.Map over the
 	// intents of the segment × channel's judged interventions, when
 	// hasRef: the mapped uplift of the content the cell's uplift was
@@ -356,6 +358,7 @@ func meanCell(cs []calibration.Cell) calibration.Cell {
 			w = float64(c.Exposures) / sw
 		}
 		out.Exposures += c.Exposures
+		out.Campaigns += max(c.Campaigns, 1)
 		out.BaseRate += w * c.BaseRate
 		out.Uplift += w * c.Uplift
 		out.UpliftLo += w * c.UpliftLo
@@ -387,6 +390,7 @@ func paramsOf(c calibration.Cell) cellParams {
 		uplift:     c.Uplift,
 		upliftSE:   max(se, 0),
 		het:        max(c.Heterogeneity, 0),
+		campaigns:  c.Campaigns,
 		rpc:        max(c.RevenuePerConversion, 0),
 		cpe:        max(c.CostPerExposure, 0),
 		unsub:      clamp01(c.UnsubscribeRate),

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -449,5 +450,38 @@ func TestCustomKPIsAndValue(t *testing.T) {
 	var ae *api.Error
 	if !errors.As(err, &ae) || ae.Kind != api.KindValidation || len(ae.Fields) != 1 || ae.Fields[0].Path != "success_metrics[0]" {
 		t.Fatalf("unknown custom KPI: %v", err)
+	}
+}
+
+// TestModelScoreSelection: segment a's cells measure more uplift than b's,
+// so model_score fills a first, up to its audience (1500 exposures over 1
+// campaign), then b (500); what neither can hold is split by exposures.
+func TestModelScoreSelection(t *testing.T) {
+	snap := testSnapshot()
+	for i := range snap.Cells {
+		snap.Cells[i].Campaigns = 1
+	}
+	e := newEngine(t, snap)
+	req := testRequest(api.InterventionCampaign, "email")
+	req.TargetPopulation.SelectionMethod = api.SelectModelScore
+	for _, tc := range []struct{ size, a, b int }{{1200, 1200, 0}, {1800, 1500, 300}, {2500, 1875, 625}} {
+		req.TargetPopulation.Size = tc.size
+		resp := simulate(t, e, req, 1)
+		got := map[string]int{}
+		for _, r := range resp.Predictions.SegmentBreakdown {
+			got[r.Segment] = r.Size
+		}
+		if got["a"] != tc.a || got["b"] != tc.b {
+			t.Errorf("model_score split of %d: %v, want a %d, b %d", tc.size, got, tc.a, tc.b)
+		}
+	}
+	req.TargetPopulation.Filters = &api.Filters{MinTenureDays: new(30)}
+	resp := simulate(t, e, req, 1)
+	found := false
+	for _, in := range resp.Insights {
+		found = found || strings.Contains(in.Finding, "filters")
+	}
+	if !found {
+		t.Error("no insight says the filters were not applied")
 	}
 }

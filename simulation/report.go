@@ -211,6 +211,13 @@ func (e *Engine) report(rq *request, effects [][][][]segEffect, cfg *config, mc 
 			insights = append(insights, in)
 		}
 	}
+	if f := rq.TargetPopulation.Filters; f != nil && (f.MinTenureDays != nil || f.MaxFrequencyLast30d != nil) {
+		insights = append(insights, api.Insight{
+			Finding:        "The population filters (min_tenure_days, max_frequency_last_30d) were not applied: the calibration measures whole segments and has no per-customer tenure or recent-frequency distribution to restrict them by.",
+			Confidence:     1,
+			Recommendation: "Define the filtered audience as a segment in the CRM's segment events, so that it is calibrated and can be targeted by name.",
+		})
+	}
 	if !cfg.feasible && rq.Constraints != nil {
 		insights = append(insights, api.Insight{
 			Finding:        "No configuration of channels, content variant and timing meets all the constraints; the outcomes shown are of the configuration with the best objective.",

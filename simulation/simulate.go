@@ -1,6 +1,7 @@
 package simulation
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -194,6 +195,9 @@ func (e *Engine) prepare(req api.SimulateRequest) (*request, error) {
 		return nil, &api.Error{Kind: api.KindValidation, Message: fmt.Sprintf("request does not match the calibration in %d place(s)", len(bad)), Fields: bad}
 	}
 	rq.sizes = split(req.TargetPopulation.Size, rq.targets, e.exposures)
+	if req.TargetPopulation.SelectionMethod == api.SelectModelScore {
+		rq.sizes = e.byScore(req.TargetPopulation.Size, rq.targets, rq.channels)
+	}
 	switch s := req.Intervention.Timing.Schedule; s {
 	case api.ScheduleScheduled:
 		rq.timings = ScheduledSlots
@@ -577,4 +581,48 @@ func roi(revUplift, cost float64) float64 {
 		return 0
 	}
 	return (revUplift - cost) / cost
+}
+
+// byScore splits size among targets as model_score selection does at the
+// calibration's resolution, the segment: whole segments are taken in order
+// of their measured uplift per person (the best of the requested channels'
+// cells), each up to its audience (its largest pooled cell's exposures per
+// campaign), and whatever the audiences cannot hold is split like the
+// segment method.
+func (e *Engine) byScore(size int, targets []int, channels []string) []float64 {
+	type cand struct {
+		i        int
+		score    float64
+		audience float64
+	}
+	cs := make([]cand, len(targets))
+	for i, t := range targets {
+		c := cand{i: i, score: math.Inf(-1)}
+		for _, ch := range channels {
+			if p, ok := e.cells[t][ch]; ok {
+				c.score = max(c.score, p.uplift)
+			}
+		}
+		for _, p := range e.cells[t] {
+			if p.campaigns > 0 {
+				c.audience = max(c.audience, math.Floor(p.exposures/float64(p.campaigns)))
+			}
+		}
+		cs[i] = c
+	}
+	slices.SortStableFunc(cs, func(a, b cand) int { return cmp.Compare(b.score, a.score) })
+	out := make([]float64, len(targets))
+	left := float64(size)
+	for _, c := range cs {
+		take := min(c.audience, left)
+		out[c.i] = take
+		left -= take
+	}
+	if left > 0 {
+		rest := split(int(left), targets, e.exposures)
+		for i := range out {
+			out[i] += rest[i]
+		}
+	}
+	return out
 }
