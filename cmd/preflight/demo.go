@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"time"
 
@@ -20,6 +21,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var opts demo.Options
 	fs.StringVar(&opts.Source, "source", demo.SourceSynth, "what to stream: synth (a generated world with planted truth) or hillstrom (the real 2008 experiment)")
 	fs.StringVar(&opts.HillstromPath, "hillstrom", "data/hillstrom.csv", "Hillstrom-format CSV for --source hillstrom")
+	fs.BoolVar(&opts.Simulate, "simulate", true, "end by calibrating a simulator on what was stored and asking it the standard request over Kafka request/reply (synth source only)")
 	w := addWorldFlags(fs)
 	if err := envflag.Parse(fs, args); err != nil {
 		return err
@@ -45,5 +47,8 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	res.Print(stdout)
+	if r := res.Response; r != nil && r.Error != nil {
+		return fmt.Errorf("simulation %s failed: %w", r.SimulationID, r.Error)
+	}
 	return nil
 }

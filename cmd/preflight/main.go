@@ -2,9 +2,10 @@
 // process on the embedded defaults (a kfake broker on loopback, chDB), or
 // points each part at real servers with flags.
 //
-//	preflight demo       stream a synthetic world (or the Hillstrom replay) through Kafka into ClickHouse and summarize it
+//	preflight demo       stream a synthetic world (or the Hillstrom replay) through Kafka into ClickHouse, summarize it and ask a simulator calibrated on it
 //	preflight generate   write a synthetic CRM world with known truth to files or Kafka
 //	preflight replay     stream the Hillstrom e-mail experiment through Kafka
+//	preflight simulate   ask the simulator what an intervention would do and print the report
 //	preflight bench      benchmarks (bench ingest, bench refresh)
 //
 // Every flag can also be set from the environment: flag kafka-brokers from
@@ -27,9 +28,10 @@ import (
 const usage = `usage: preflight <command> [flags]
 
 commands:
-  demo       stream a synthetic world (or --source hillstrom) through Kafka into ClickHouse and summarize it
+  demo       stream a synthetic world (or --source hillstrom) through Kafka into ClickHouse, summarize it, ask a simulator
   generate   write a synthetic CRM world with known truth to files or to Kafka
   replay     stream the Hillstrom e-mail experiment (CSV) through Kafka
+  simulate   ask the simulator what an intervention would do (--url, --kafka-brokers, or everything embedded)
   bench      run a benchmark: bench ingest, bench refresh
 
 Run 'preflight <command> -h' for the command's flags.
@@ -57,6 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"demo":     cmdDemo,
 		"generate": cmdGenerate,
 		"replay":   cmdReplay,
+		"simulate": cmdSimulate,
 		"bench":    cmdBench,
 	}
 	cmd, ok := cmds[args[0]]

@@ -1,7 +1,10 @@
 // Package demo runs `preflight demo`: it streams a synthetic world with
 // planted truth (or the Hillstrom replay) through Kafka, lets the ingestor
 // store it in ClickHouse, and reads a summary back from ClickHouse next to
-// the truth.
+// the truth. On the synthetic world it then closes the loop: it calibrates
+// a snapshot on what was stored, starts a simulator in the process and asks
+// it a question over Kafka request/reply (Ask), which `preflight simulate`
+// does too.
 package demo
 
 import (
@@ -17,9 +20,13 @@ import (
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/preflight-hq/preflight/eventsink"
+	"github.com/preflight-hq/preflight/internal/simworld"
 	"github.com/preflight-hq/preflight/internal/stack"
 	"github.com/preflight-hq/preflight/replay"
 	"github.com/preflight-hq/preflight/schemas"
+	"github.com/preflight-hq/preflight/simulation/api"
+	"github.com/preflight-hq/preflight/simulation/client"
+	"github.com/preflight-hq/preflight/simulation/service"
 	"github.com/preflight-hq/preflight/synth"
 	"github.com/preflight-hq/preflight/warehouse"
 )
@@ -40,8 +47,16 @@ type Options struct {
 	HillstromPath string
 	// Stack says which parts are embedded.
 	Stack stack.Config
-	// Progress receives progress bars (nil: none).
+	// Progress receives progress bars and step notes (nil: none).
 	Progress io.Writer
+	// Simulate ends a synthetic-world demo by asking a simulator calibrated
+	// on what was stored (see Ask); the Hillstrom replay never does.
+	Simulate bool
+	// Request is the question asked when Simulate is set (nil:
+	// simworld.StandardRequest()).
+	Request *api.SimulateRequest
+	// Ask configures the simulator and the question (zero: defaults).
+	Ask AskOptions
 }
 
 // Result is what the demo read back.
@@ -54,6 +69,13 @@ type Result struct {
 	Elapsed   time.Duration
 	Truth     *synth.Truth
 	Hillstrom *replay.Summary
+	// Request and Response are the question asked of the simulator and
+	// its answer (nil when Options.Simulate was not set).
+	Request  api.SimulateRequest
+	Response *api.SimulateResponse
+	// SimulateElapsed is how long calibrating, starting the simulator and
+	// asking took.
+	SimulateElapsed time.Duration
 }
 
 // Group compares one segment × arm (synthetic world) or one intervention
@@ -86,7 +108,9 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
-// Run streams the source through the stack and summarizes what was stored.
+// Run streams the source through the stack and summarizes what was stored;
+// with Options.Simulate on the synthetic world it then asks the simulator
+// (see Ask). A failed answer is in Result.Response, not an error.
 func Run(ctx context.Context, opts Options, log *slog.Logger) (*Result, error) {
 	start := time.Now()
 	st, err := stack.Start(ctx, opts.Stack, log)
@@ -99,61 +123,17 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) (*Result, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
-	// No spinner ticker: progressbar's ticker goroutine reads the bar's
-	// state without its lock (a data race) and outlives unfinished bars.
-	bar := progressbar.NewOptions64(-1, progressbar.OptionSetSpinnerChangeInterval(0), progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription("producing to kafka"),
-		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"), progressbar.OptionThrottle(100*time.Millisecond))
-	sink, err := eventsink.NewKafka(eventsink.KafkaConfig{
-		Brokers: st.Kafka.Brokers, TopicPrefix: st.Topics.Prefix,
-		SASLMechanism: st.Kafka.SASLMechanism, SASLUser: st.Kafka.SASLUser, SASLPassword: st.Kafka.SASLPassword,
-		Progress: func(delivered, _ int64) { _ = bar.Set64(delivered) },
-	})
-	if err != nil {
-		return nil, err
-	}
 	switch opts.Source {
 	case SourceSynth, "":
-		res.Truth, err = synth.Generate(ctx, opts.Synth, sink)
+		res.Truth, res.Produced, err = simworld.Stream(ctx, st, opts.Synth, progress)
 	case SourceHillstrom:
-		var f *os.File
-		f, err = os.Open(opts.HillstromPath)
-		if err != nil {
-			sink.Close()
-			return nil, fmt.Errorf("cannot open the Hillstrom CSV: %w", err)
-		}
-		res.Hillstrom, err = replay.Hillstrom(ctx, f, replay.Options{}, sink)
-		f.Close()
+		res.Hillstrom, res.Produced, err = streamHillstrom(ctx, st, opts.HillstromPath, progress)
 	default:
 		err = fmt.Errorf("source %q: want %s or %s", opts.Source, SourceSynth, SourceHillstrom)
 	}
-	if cerr := sink.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
 		return nil, err
 	}
-	res.Produced = sink.Delivered()
-	_ = bar.Finish()
-	fmt.Fprintln(progress)
-
-	// Wait until the ingestor has seen every record.
-	bar = progressbar.NewOptions64(res.Produced, progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription("ingesting into clickhouse"),
-		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"), progressbar.OptionThrottle(100*time.Millisecond))
-	for {
-		s := st.Ingestor.Stats()
-		seen := s.Stored + s.Duplicates + s.Invalid
-		_ = bar.Set64(seen)
-		if seen >= res.Produced {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	_ = bar.Finish()
-	fmt.Fprintln(progress)
 
 	res.Stored = map[schemas.Type]uint64{}
 	for _, t := range schemas.Types {
@@ -164,14 +144,143 @@ func Run(ctx context.Context, opts Options, log *slog.Logger) (*Result, error) {
 	if res.DLQ, err = st.DLQCount(ctx); err != nil {
 		return nil, err
 	}
-	if err := st.Warehouse.RefreshMoments(ctx, time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), time.Now().AddDate(1, 0, 0)); err != nil {
-		return nil, err
-	}
 	if res.Groups, err = groups(ctx, st.Warehouse, res); err != nil {
 		return nil, err
 	}
+	if opts.Simulate && res.Truth != nil {
+		res.Request = simworld.StandardRequest()
+		if opts.Request != nil {
+			res.Request = *opts.Request
+		}
+		ask := opts.Ask
+		if ask.Progress == nil {
+			ask.Progress = progress
+		}
+		began := time.Now()
+		resp, err := Ask(ctx, st, res.Truth, res.Request, ask, log)
+		if err != nil && resp.Status != api.StatusFailed {
+			return nil, err
+		}
+		res.Response = &resp
+		res.SimulateElapsed = time.Since(began)
+	}
 	res.Elapsed = time.Since(start)
 	return res, nil
+}
+
+// streamHillstrom replays the Hillstrom CSV at path into st's Kafka
+// topics, waits until the ingestor has seen every event and refreshes the
+// moments, as simworld.Stream does for a synthetic world.
+func streamHillstrom(ctx context.Context, st *stack.Stack, path string, progress io.Writer) (*replay.Summary, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("cannot open the Hillstrom CSV: %w", err)
+	}
+	defer f.Close()
+	// No spinner ticker: progressbar's ticker goroutine reads the bar's
+	// state without its lock (a data race) and outlives unfinished bars.
+	bar := progressbar.NewOptions64(-1, progressbar.OptionSetSpinnerChangeInterval(0), progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription("producing to kafka"),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"), progressbar.OptionThrottle(100*time.Millisecond))
+	sink, err := eventsink.NewKafka(eventsink.KafkaConfig{
+		Brokers: st.Kafka.Brokers, TopicPrefix: st.Topics.Prefix,
+		SASLMechanism: st.Kafka.SASLMechanism, SASLUser: st.Kafka.SASLUser, SASLPassword: st.Kafka.SASLPassword,
+		Progress: func(delivered, _ int64) { _ = bar.Set64(delivered) },
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	sum, err := replay.Hillstrom(ctx, f, replay.Options{}, sink)
+	if cerr := sink.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	produced := sink.Delivered()
+	_ = bar.Finish()
+	fmt.Fprintln(progress)
+
+	bar = progressbar.NewOptions64(produced, progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription("ingesting into clickhouse"),
+		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"), progressbar.OptionThrottle(100*time.Millisecond))
+	for {
+		s := st.Ingestor.Stats()
+		seen := s.Stored + s.Duplicates + s.Invalid
+		_ = bar.Set64(seen)
+		if seen >= produced {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return nil, 0, fmt.Errorf("ingestor saw %d of %d events: %w", seen, produced, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	_ = bar.Finish()
+	fmt.Fprintln(progress)
+	// The experiment's dates are its own (2008): refresh everything.
+	if err := st.Warehouse.RefreshMoments(ctx, time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), time.Now().AddDate(1, 0, 0)); err != nil {
+		return nil, 0, err
+	}
+	return sum, produced, nil
+}
+
+// AskOptions configure Ask. Zero values take the documented defaults.
+type AskOptions struct {
+	// Scope is the calibration scope, sent as the scope header (default:
+	// the request's industry_context, sent as no header).
+	Scope string
+	// Timeout is the wait for the answer (default client.DefaultTimeout).
+	Timeout time.Duration
+	// Progress receives step notes (nil: none).
+	Progress io.Writer
+}
+
+// Ask closes the loop on a world streamed into st: it calibrates a
+// snapshot on everything stored (simworld.Calibrate, no campaign held
+// out), publishes it on the compacted calibration topic, starts a
+// simulator in this process (its own consumer group, so a shared cluster's
+// simulators are left alone) and asks it req over Kafka request/reply with
+// package simulation/client. A failed answer is returned with its
+// *api.Error; the simulator is stopped before Ask returns.
+func Ask(ctx context.Context, st *stack.Stack, truth *synth.Truth, req api.SimulateRequest, opts AskOptions, log *slog.Logger) (_ api.SimulateResponse, err error) {
+	progress := opts.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	scope := opts.Scope
+	if scope == "" {
+		scope = string(req.IndustryContext)
+	}
+	prefix := st.Topics.Prefix
+	fmt.Fprintf(progress, "calibrating scope %q on what was stored\n", scope)
+	snap, err := simworld.Calibrate(ctx, st, truth, scope, "", log)
+	if err != nil {
+		return api.SimulateResponse{}, fmt.Errorf("cannot calibrate the simulator: %w", err)
+	}
+	if err := simworld.EnsureTopics(ctx, st.Kafka, prefix, 1); err != nil {
+		return api.SimulateResponse{}, fmt.Errorf("cannot create the simulator's topics: %w", err)
+	}
+	if err := simworld.Publish(ctx, st.Kafka, prefix, snap); err != nil {
+		return api.SimulateResponse{}, err
+	}
+	fmt.Fprintf(progress, "starting a simulator on snapshot %s v%d and asking it over kafka\n", snap.Scope, snap.Version)
+	sim, err := simworld.StartSimulator(ctx, service.Config{Kafka: st.Kafka, TopicPrefix: prefix, Logger: log,
+		Group: fmt.Sprintf("preflight-cli-simulator-%d-%d", os.Getpid(), time.Now().UnixNano())})
+	if err != nil {
+		return api.SimulateResponse{}, err
+	}
+	defer func() {
+		if cerr := sim.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("simulator stopped with an error: %w", cerr)
+		}
+	}()
+	cl, err := client.NewKafka(client.KafkaConfig{Kafka: st.Kafka, TopicPrefix: prefix, SharedReplyTopic: true,
+		Timeout: opts.Timeout, Scope: opts.Scope, Logger: log})
+	if err != nil {
+		return api.SimulateResponse{}, err
+	}
+	defer cl.Close()
+	return cl.Simulate(ctx, req)
 }
 
 // groups reads the moments back and lines them up with the truth.
@@ -292,4 +401,8 @@ func (r *Result) Print(w io.Writer) {
 		fmt.Fprintf(w, "%-16s %-10s %9d %10.4f %10.4f %+8.2f %12.2f\n", g.Name, g.Arm, g.Entities, g.Rate(), g.TruthRate, z, g.Revenue)
 	}
 	fmt.Fprintf(w, "\n(entities count exposure assignments over all campaigns; z = (observed − planted) / binomial SE)\n")
+	if r.Response != nil {
+		fmt.Fprintf(w, "\nThen a simulator calibrated on what was stored was asked over Kafka request/reply (%s):\n\n", r.SimulateElapsed.Round(100*time.Millisecond))
+		_ = client.WriteReport(w, r.Request, *r.Response) // Print has no error to return, like fmt.Fprintf
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/preflight-hq/preflight/internal/stack"
 	"github.com/preflight-hq/preflight/internal/testenv"
 	"github.com/preflight-hq/preflight/schemas"
+	"github.com/preflight-hq/preflight/simulation/api"
 	"github.com/preflight-hq/preflight/streams"
 	"github.com/preflight-hq/preflight/synth"
 	_ "github.com/preflight-hq/preflight/warehouse/embedded"
@@ -23,7 +24,9 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // TestSynthWorld streams a generated world through the embedded broker into
 // each warehouse backend: every event is stored, none is dead-lettered, and
 // the per-segment, per-arm purchase rates read back from ClickHouse lie
-// within 4 binomial standard errors of the planted truth.
+// within 4 binomial standard errors of the planted truth. Then a simulator
+// calibrated on what was stored answers the standard request over Kafka,
+// and the summary ends with its report.
 func TestSynthWorld(t *testing.T) {
 	for _, be := range []struct{ name, dsn string }{
 		{"chdb", testenv.ChDBDSN(t)},
@@ -31,8 +34,9 @@ func TestSynthWorld(t *testing.T) {
 	} {
 		t.Run(be.name, func(t *testing.T) {
 			res, err := Run(context.Background(), Options{
-				Synth: synth.Config{Seed: 7, Entities: 6000, NumCampaigns: 8},
-				Stack: stack.Config{DSN: be.dsn, Topics: streams.Topics{Prefix: "demo."}},
+				Synth:    synth.Config{Seed: 7, Entities: 6000, NumCampaigns: 8},
+				Stack:    stack.Config{DSN: be.dsn, Topics: streams.Topics{Prefix: "demo."}},
+				Simulate: true,
 			}, quiet)
 			if err != nil {
 				t.Fatal(err)
@@ -60,10 +64,19 @@ func TestSynthWorld(t *testing.T) {
 					t.Errorf("%s/%s: observed rate %.4f vs planted %.4f (z=%.1f)", g.Name, g.Arm, g.Rate(), g.TruthRate, z)
 				}
 			}
+			if res.Response == nil || res.Response.Status != api.StatusCompleted {
+				t.Fatalf("simulator answer %+v", res.Response)
+			}
+			if q := res.Response.CalibrationQuality; q == nil || q.LastCalibration.IsZero() {
+				t.Errorf("calibration quality %+v", q)
+			}
 			var out strings.Builder
 			res.Print(&out)
-			if !strings.Contains(out.String(), "planted") {
-				t.Errorf("summary lacks the truth column:\n%s", out.String())
+			for _, s := range []string{"planted", "Preflight simulation sim_", "What was asked", "50,000 people in high_value, at_risk, new_users",
+				"Expected outcomes over 30 days", "Best configuration", "By segment", "Insights", "Calibration"} {
+				if !strings.Contains(out.String(), s) {
+					t.Errorf("summary lacks %q:\n%s", s, out.String())
+				}
 			}
 		})
 	}
@@ -74,10 +87,14 @@ func TestSynthWorld(t *testing.T) {
 func TestHillstrom(t *testing.T) {
 	res, err := Run(context.Background(), Options{
 		Source: SourceHillstrom, HillstromPath: "../../data/hillstrom.csv",
-		Stack: stack.Config{DSN: testenv.ChDBDSN(t), Topics: streams.Topics{Prefix: "hill."}},
+		Stack:    stack.Config{DSN: testenv.ChDBDSN(t), Topics: streams.Topics{Prefix: "hill."}},
+		Simulate: true, // skipped: the replay has no planted world to calibrate against
 	}, quiet)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if res.Response != nil {
+		t.Errorf("the Hillstrom replay asked the simulator: %+v", res.Response)
 	}
 	if res.Stored[schemas.TypeEntity] != 64000 || res.Stored[schemas.TypeExposure] != 64000 {
 		t.Fatalf("stored %v, want 64000 entities and exposures", res.Stored)
