@@ -168,6 +168,12 @@ func retune(ctx context.Context, wh warehouse.Warehouse, cfg Config, s *Snapshot
 		v := jc.weightedIntent(s.Personas)
 		s.Cells[jc.idx].Intent = &v
 	}
+	if s.EffectMap != nil && len(judged) > 0 {
+		s.ContentEffect = checkContentEffect(s, judged)
+		if ce := s.ContentEffect; ce != nil && ce.Weight < 0.5 {
+			note("the personas' intents explain little of how content moves uplift (leave-one-out slope %.2f over %d cells): the simulator leans on measured uplifts", ce.Weight, ce.Cells)
+		}
+	}
 	rakeCells(cfg, s, ivCells, judged, note)
 	return retuneProgram(ctx, cfg, s, judged, note)
 }
@@ -818,3 +824,94 @@ func retuneProgram(ctx context.Context, cfg Config, s *Snapshot, judged []judged
 	}
 	return nil
 }
+
+// checkContentEffect runs the leave-one-intervention-out check described
+// at ContentEffect over the judged cells (intents from s's weights). It
+// returns nil when no cell has another intervention of its segment ×
+// channel to compare with.
+func checkContentEffect(s *Snapshot, judged []judgedCell) *ContentEffect {
+	return checkContentEffectOn(s, judged, func(judgedCell) bool { return true })
+}
+
+// checkContentEffectOn is checkContentEffect with the slope fitted on the
+// cells keep accepts only (the maps still see every other cell).
+func checkContentEffectOn(s *Snapshot, judged []judgedCell, keep func(judgedCell) bool) *ContentEffect {
+	intent := make([]float64, len(judged))
+	for i := range judged {
+		intent[i] = judged[i].weightedIntent(s.Personas)
+	}
+	type obs struct {
+		seg     string
+		r, d, w float64
+	}
+	var checks []obs
+	for j := range judged {
+		if !keep(judged[j]) {
+			continue
+		}
+		cj := judged[j].cell
+		var points []optimize.EffectPoint
+		var others []int
+		for k := range judged {
+			ck := judged[k].cell
+			if ck.InterventionID == cj.InterventionID {
+				continue
+			}
+			points = append(points, optimize.EffectPoint{Channel: ck.Channel, Segment: ck.SegmentID,
+				Intent: intent[k], Uplift: ck.Uplift, Weight: 1 / upliftVariance(ck)})
+			if ck.SegmentID == cj.SegmentID && ck.Channel == cj.Channel {
+				others = append(others, k)
+			}
+		}
+		if len(others) == 0 {
+			continue
+		}
+		m, err := optimize.FitEffectMap(points, optimize.EffectMapConfig{})
+		if err != nil {
+			continue
+		}
+		var sw, base, ref float64
+		for _, k := range others {
+			w := 1 / upliftVariance(judged[k].cell)
+			sw += w
+			base += w * judged[k].cell.Uplift
+			ref += w * m.Map(cj.Channel, cj.SegmentID, intent[k])
+		}
+		base, ref = base/sw, ref/sw
+		d := m.Map(cj.Channel, cj.SegmentID, intent[j]) - ref
+		checks = append(checks, obs{seg: cj.SegmentID, r: cj.Uplift - base, d: d, w: 1 / upliftVariance(cj)})
+	}
+	if len(checks) == 0 {
+		return nil
+	}
+	var num, den float64
+	segNum, segDen := map[string]float64{}, map[string]float64{}
+	for _, o := range checks {
+		num += o.w * o.r * o.d
+		den += o.w * o.d * o.d
+		segNum[o.seg] += o.w * o.r * o.d
+		segDen[o.seg] += o.w * o.d * o.d
+	}
+	ce := &ContentEffect{Cells: len(checks), Segments: map[string]float64{}}
+	if den > 0 {
+		ce.Weight = min(max(num/den, 0), 1)
+	}
+	// Each segment's slope, shrunk to the overall one by a prior worth
+	// ContentEffectPriorCells average cells.
+	tau := ContentEffectPriorCells * den / float64(len(checks))
+	for seg, d := range segDen {
+		if d+tau > 0 {
+			ce.Segments[seg] = min(max((segNum[seg]+tau*ce.Weight)/(d+tau), 0), 1)
+		}
+	}
+	for _, o := range checks {
+		ce.SSEBaseline += o.w * o.r * o.r
+		e := o.r - ce.Segments[o.seg]*o.d
+		ce.SSEAdjusted += o.w * e * e
+	}
+	return ce
+}
+
+// ContentEffectPriorCells is how many cells' worth of evidence the overall
+// slope counts for when a segment's own slope is shrunk toward it.
+const ContentEffectPriorCells = 5

@@ -37,6 +37,9 @@ type Snapshot struct {
 	Program persona.Program `json:"program"`
 	// EffectMap maps persona intent change to uplift.
 	EffectMap *optimize.EffectMap `json:"effect_map,omitempty"`
+	// ContentEffect says how far the simulator may trust the effect map
+	// to move a measured uplift for new content (see ContentEffect).
+	ContentEffect *ContentEffect `json:"content_effect,omitempty"`
 	// Reweighting reports the persona re-weighting by the simulated
 	// method of moments, one entry per segment fitted; empty when the
 	// weights were kept (Notes say why).
@@ -160,4 +163,27 @@ type Backtest struct {
 	Correlation float64 `json:"correlation"`
 	MAPE        float64 `json:"mape"`
 	Coverage    float64 `json:"coverage"` // share of actuals inside the predicted interval
+}
+
+// ContentEffect is the leave-one-intervention-out check of the persona
+// adjustment: for each judged intervention cell j, the baseline is the
+// inverse-variance mean uplift b_j of the other interventions of its
+// segment × channel, and the adjustment d_j = Map(i_j) − mean_k Map(i_k)
+// what an effect map fitted without intervention j says j's content adds
+// to them. Weight is the least-squares slope of the residuals y_j − b_j on
+// d_j (weights 1/var y_j), clamped to [0, 1]: 1 when the personas' intents
+// explain how content moves uplift, 0 when they explain nothing. Segments
+// holds each segment's own slope, shrunk toward Weight by a prior worth
+// ContentEffectPriorCells cells: personas may judge one segment well and
+// another badly. The simulator scales the adjustment by the segment's
+// weight (Weight for a segment without one).
+type ContentEffect struct {
+	Weight   float64            `json:"weight"`
+	Segments map[string]float64 `json:"segments,omitempty"`
+	// Cells is the number of cells checked; SSEBaseline and SSEAdjusted
+	// the weighted squared errors of the baseline and of the baseline plus
+	// the segment's weight times the adjustment.
+	Cells       int     `json:"cells"`
+	SSEBaseline float64 `json:"sse_baseline"`
+	SSEAdjusted float64 `json:"sse_adjusted"`
 }

@@ -29,11 +29,14 @@
 // carry their judged intents (Cell.Intent), the map only moves the measured
 // uplift by the difference the content makes:
 //
-//	u = u_cell + u_em − ū_ref,  ū_ref = Σ_j n_j·Map(channel, segment, i_j) / Σ_j n_j
+//	u = u_cell + w·(u_em − ū_ref),  ū_ref = Σ_j n_j·Map(channel, segment, i_j) / Σ_j n_j
 //
 // over the measured interventions j (n_j their exposures): a regression
 // adjustment that keeps the segment's level from its experiments and takes
-// only the content's effect from the personas. Without judged intents the
+// only the content's effect from the personas, scaled by w, the
+// calibration's leave-one-intervention-out slope of that adjustment for
+// the segment (Snapshot.ContentEffect, in [0, 1]; 1 when absent): personas
+// move the numbers only as far as they have been shown to predict them. Without judged intents the
 // older blend applies: u = u_em at LevelCell, (u_em + u_cell)/2 at
 // LevelChannel and (u_em + 3·u_cell)/4 at LevelPooled. Without an
 // EffectMap, or without personas in the segment, u = u_cell. A new

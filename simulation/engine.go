@@ -125,11 +125,14 @@ type Engine struct {
 	// channel.
 	cells []map[string]cellParams
 	// personas[s] are segment s's personas and their hashes, aligned.
-	personas     [][]persona.Spec
-	personaHash  [][]string
-	unsubscribe  *hazard.Model
-	effects      *optimize.EffectMap
-	mmmSpendCaps map[string]float64
+	personas    [][]persona.Spec
+	personaHash [][]string
+	unsubscribe *hazard.Model
+	effects     *optimize.EffectMap
+	// contentWeight scales the effect map's adjustment of a measured
+	// uplift (Snapshot.ContentEffect.Weight; 1 without the check).
+	contentWeight float64
+	mmmSpendCaps  map[string]float64
 	// spendResp holds, per channel the marketing-mix model pins down,
 	// what the spend response needs (see spendResponse).
 	spendResp map[string]spendCurve
@@ -170,6 +173,9 @@ type cellParams struct {
 	// measured on.
 	ref    float64
 	hasRef bool
+	// contentWeight scales the effect map's adjustment of the segment's
+	// uplift (see ContentEffect).
+	contentWeight float64
 }
 
 // NewEngine returns an engine answering from snap. It fails when snap is
@@ -198,6 +204,18 @@ func NewEngine(snap *calibration.Snapshot, opts Options) (*Engine, error) {
 	}
 	if snap.Hazard != nil {
 		e.unsubscribe = snap.Hazard.Unsubscribe
+	}
+	e.contentWeight = 1
+	if snap.ContentEffect != nil {
+		e.contentWeight = min(max(snap.ContentEffect.Weight, 0), 1)
+	}
+	contentWeight := func(seg string) float64 {
+		if ce := snap.ContentEffect; ce != nil {
+			if w, ok := ce.Segments[seg]; ok {
+				return min(max(w, 0), 1)
+			}
+		}
+		return e.contentWeight
 	}
 	for _, c := range snap.Cells {
 		if !slices.Contains(e.segments, c.SegmentID) {
@@ -250,6 +268,7 @@ func NewEngine(snap *calibration.Snapshot, opts Options) (*Engine, error) {
 				}
 				if sw > 0 {
 					p.ref, p.hasRef = sum/sw, true
+					p.contentWeight = contentWeight(e.segments[s])
 				}
 			}
 			e.cells[s][ch] = p

@@ -398,7 +398,7 @@ func (e *Engine) judgeAll(ctx context.Context, rq *request, r *rand.Rand) ([][][
 						if e.effects != nil {
 							em := e.effects.Map(ch, e.segments[t], ef.intent)
 							if cell.hasRef {
-								ef.uplift = cell.uplift + em - cell.ref
+								ef.uplift = cell.uplift + cell.contentWeight*(em-cell.ref)
 							} else {
 								ef.uplift = blend(em, cell.uplift, e.effects.Level(ch, e.segments[t]))
 							}
