@@ -29,12 +29,16 @@ trap 'scripts/clickhouse-server.sh stop >/dev/null 2>&1 || true' EXIT
 export PREFLIGHT_TEST_CLICKHOUSE_DSN="$(scripts/clickhouse-server.sh dsn)"
 
 go vet ./...
-# The race detector runs on the packages that start goroutines.
+# The race detector runs on the packages that start goroutines
+# (simulation/e2e drives them on a large world; it runs once, below).
 go test -race -count=1 -timeout 15m ./ingest/... ./streams/... ./eventsink/... ./cmd/... ./internal/demo/... \
-	./causal/mcmc/ ./causal/gbdt/ ./persona/... ./calibration/... ./simulation/... "$@"
+	./causal/mcmc/ ./causal/gbdt/ ./persona/... ./calibration/... \
+	./simulation/ ./simulation/api/ ./simulation/service/ ./simulation/client/ "$@"
 # In package causal the goroutines (arms, folds, bootstrap resamples) are the
 # same in every test; under the race detector its unit tests cover them, and
 # the slow validation fits (TestPlantedCATE, TestHillstrom*) run in the full
 # run below. The MMM's goroutines are causal/mcmc's chains.
 go test -race -count=1 -timeout 15m -run 'Test[^PH]' ./causal/ "$@"
+# The simulator benchmark's load generators (open and closed loops).
+go test -race -count=1 -timeout 15m -run 'OpenLoop|ClosedLoop|VariedMix|SimulateSmoke' ./internal/bench/ "$@"
 go test -count=1 -timeout 15m ./... "$@"

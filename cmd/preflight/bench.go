@@ -17,7 +17,7 @@ import (
 	"github.com/preflight-hq/preflight/internal/logging"
 )
 
-const benchUsage = "usage: preflight bench ingest|refresh [flags]"
+const benchUsage = "usage: preflight bench ingest|refresh|simulate [flags]"
 
 func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -28,6 +28,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return cmdBenchIngest(ctx, args[1:], stdout, stderr)
 	case "refresh":
 		return cmdBenchRefresh(ctx, args[1:], stdout, stderr)
+	case "simulate":
+		return cmdBenchSimulate(ctx, args[1:], stdout, stderr)
 	}
 	return errors.New(benchUsage)
 }

@@ -6,7 +6,7 @@
 //	preflight generate   write a synthetic CRM world with known truth to files or Kafka
 //	preflight replay     stream the Hillstrom e-mail experiment through Kafka
 //	preflight simulate   ask the simulator what an intervention would do and print the report
-//	preflight bench      benchmarks (bench ingest, bench refresh)
+//	preflight bench      benchmarks (bench ingest, bench refresh, bench simulate)
 //
 // Every flag can also be set from the environment: flag kafka-brokers from
 // PREFLIGHT_KAFKA_BROKERS, and so on.
@@ -32,7 +32,7 @@ commands:
   generate   write a synthetic CRM world with known truth to files or to Kafka
   replay     stream the Hillstrom e-mail experiment (CSV) through Kafka
   simulate   ask the simulator what an intervention would do (--url, --kafka-brokers, or everything embedded)
-  bench      run a benchmark: bench ingest, bench refresh
+  bench      run a benchmark: bench ingest, bench refresh, bench simulate
 
 Run 'preflight <command> -h' for the command's flags.
 `
