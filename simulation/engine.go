@@ -24,8 +24,12 @@ const RepeatDecay = 0.5
 // z95 is the two-sided 95% normal quantile.
 const z95 = 1.959963984540054
 
-// DefaultCacheEntries is the default capacity of a Cache.
-const DefaultCacheEntries = 1 << 20
+// DefaultCacheEntries is the default capacity of a Cache: about 200 MB
+// of judgements (some 1.5 KB each with their rationales and drivers).
+const DefaultCacheEntries = 1 << 17
+
+// DefaultJudgeConcurrency is the default of Options.JudgeConcurrency.
+const DefaultJudgeConcurrency = 16
 
 // Options configure an Engine. The zero value is usable.
 type Options struct {
@@ -41,6 +45,11 @@ type Options struct {
 	// engines of successive snapshots to keep the judgements of unchanged
 	// personas.
 	Cache *Cache
+	// JudgeConcurrency bounds the judgements one request asks of a
+	// reasoner at once (default DefaultJudgeConcurrency): an LLM answers
+	// in tens of milliseconds, and a request needs dozens of judgements.
+	// The built-in reasoner is always asked in turn.
+	JudgeConcurrency int
 }
 
 // JudgementKey identifies one cached judgement: a persona (its id and a
@@ -99,6 +108,14 @@ func (c *Cache) get(k JudgementKey) (persona.Judgement, bool) {
 	return j, ok
 }
 
+// has reports whether k is cached, without counting a lookup.
+func (c *Cache) has(k JudgementKey) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.m[k]
+	return ok
+}
+
 func (c *Cache) put(k JudgementKey, j persona.Judgement) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -114,6 +131,9 @@ func (c *Cache) put(k JudgementKey, j persona.Judgement) {
 type Engine struct {
 	snap     *calibration.Snapshot
 	reasoner persona.Reasoner
+	// parallel is how many judgements a request asks at once (1 for the
+	// built-in reasoner).
+	parallel int
 	program  string
 	cache    *Cache
 	// segments are the snapshot's segments, sorted; seg indexes them.
@@ -204,6 +224,13 @@ func NewEngine(snap *calibration.Snapshot, opts Options) (*Engine, error) {
 	}
 	if snap.Hazard != nil {
 		e.unsubscribe = snap.Hazard.Unsubscribe
+	}
+	e.parallel = opts.JudgeConcurrency
+	if e.parallel <= 0 {
+		e.parallel = DefaultJudgeConcurrency
+	}
+	if _, ok := e.reasoner.(*persona.Builtin); ok {
+		e.parallel = 1
 	}
 	e.contentWeight = 1
 	if snap.ContentEffect != nil {

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -483,5 +484,57 @@ func TestModelScoreSelection(t *testing.T) {
 	}
 	if !found {
 		t.Error("no insight says the filters were not applied")
+	}
+}
+
+// slowReasoner is the built-in reasoner behind a pause, counting how many
+// calls run at once.
+type slowReasoner struct {
+	b            *persona.Builtin
+	now, maxSeen atomic.Int64
+	calls        atomic.Int64
+}
+
+func (s *slowReasoner) Judge(ctx context.Context, p persona.Spec, iv persona.Intervention) (persona.Judgement, error) {
+	n := s.now.Add(1)
+	defer s.now.Add(-1)
+	for {
+		m := s.maxSeen.Load()
+		if n <= m || s.maxSeen.CompareAndSwap(m, n) {
+			break
+		}
+	}
+	s.calls.Add(1)
+	time.Sleep(2 * time.Millisecond)
+	return s.b.Judge(ctx, p, iv)
+}
+
+// TestParallelJudging: a reasoner that is not the built-in one is asked up
+// to JudgeConcurrency judgements at once, each only once, and the answer is
+// the one judging in turn gives.
+func TestParallelJudging(t *testing.T) {
+	snap := withPersonas(testSnapshot())
+	req := testRequest(api.InterventionCampaign, "email", "sms")
+	answer := func(conc int) (api.SimulateResponse, *slowReasoner) {
+		r := &slowReasoner{b: persona.NewBuiltin()}
+		e, err := NewEngine(snap, Options{Reasoner: r, JudgeConcurrency: conc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return simulate(t, e, req, 5), r
+	}
+	par, rp := answer(4)
+	seq, rs := answer(1)
+	if !reflect.DeepEqual(par, seq) {
+		t.Error("parallel and sequential judging answer differently")
+	}
+	if m := rp.maxSeen.Load(); m < 2 || m > 4 {
+		t.Errorf("at most %d judgements at once, want 2 to 4", m)
+	}
+	if rs.maxSeen.Load() != 1 {
+		t.Errorf("JudgeConcurrency 1 ran %d at once", rs.maxSeen.Load())
+	}
+	if rp.calls.Load() != rs.calls.Load() || rp.calls.Load() == 0 {
+		t.Errorf("%d calls in parallel, %d in turn: each judgement should be asked once", rp.calls.Load(), rs.calls.Load())
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/preflight-hq/preflight/persona"
 	"github.com/preflight-hq/preflight/persona/optimize"
 	"github.com/preflight-hq/preflight/simulation/api"
@@ -349,13 +351,16 @@ func (e *Engine) judgeAll(ctx context.Context, rq *request, r *rand.Rand) ([][][
 		}
 		recent = max(min(rq.freqCap, perWeek*len(rq.channels))-1, 0)
 	}
+	if err := e.prejudge(ctx, rq, counts, recent); err != nil {
+		return nil, err
+	}
 	out := make([][][][]segEffect, len(rq.Intervention.ContentVariants))
 	for v, cv := range rq.Intervention.ContentVariants {
 		vk := variantKey(cv)
 		offer := offerOf(cv.Template)
 		out[v] = make([][][]segEffect, len(rq.timings))
 		for ti, ts := range rq.timings {
-			tk := fmt.Sprintf("%s/%d/%d/%d", ts.Label, ts.DayOfWeek, ts.Hour, recent)
+			tk := timingKey(ts, recent)
 			out[v][ti] = make([][]segEffect, len(rq.channels))
 			for c, ch := range rq.channels {
 				iv := persona.Intervention{
@@ -411,6 +416,61 @@ func (e *Engine) judgeAll(ctx context.Context, rq *request, r *rand.Rand) ([][][
 		}
 	}
 	return out, nil
+}
+
+// prejudge asks the reasoner, e.parallel at a time, for every judgement
+// judgeAll will need that the cache does not hold, so that judgeAll then
+// finds them all cached. With e.parallel 1 it does nothing.
+func (e *Engine) prejudge(ctx context.Context, rq *request, counts [][]int, recent int) error {
+	if e.parallel <= 1 {
+		return nil
+	}
+	type task struct {
+		p     persona.Spec
+		ph    string
+		iv    persona.Intervention
+		vk, t string
+	}
+	var tasks []task
+	seen := map[JudgementKey]bool{}
+	for _, cv := range rq.Intervention.ContentVariants {
+		vk, offer := variantKey(cv), offerOf(cv.Template)
+		for _, ts := range rq.timings {
+			tk := timingKey(ts, recent)
+			for _, ch := range rq.channels {
+				iv := persona.Intervention{ID: cv.ID, Channel: ch, Template: cv.Template, Offer: offer,
+					SendHour: ts.Hour, DayOfWeek: ts.DayOfWeek, RecentExposures: recent}
+				for i, t := range rq.targets {
+					if _, ok := e.cells[t][ch]; !ok {
+						continue
+					}
+					for k, n := range counts[i] {
+						key := JudgementKey{Program: e.program, Persona: e.personaHash[t][k], Variant: vk, Channel: ch, Timing: tk}
+						if n == 0 || seen[key] || e.cache.has(key) {
+							continue
+						}
+						seen[key] = true
+						tasks = append(tasks, task{p: e.personas[t][k], ph: e.personaHash[t][k], iv: iv, vk: vk, t: tk})
+					}
+				}
+			}
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(e.parallel)
+	for _, tk := range tasks {
+		g.Go(func() error {
+			_, err := e.judge(gctx, tk.p, tk.ph, tk.iv, tk.vk, tk.t)
+			return err
+		})
+	}
+	return g.Wait()
+}
+
+// timingKey identifies a timing candidate and the recent exposures it is
+// judged with.
+func timingKey(ts TimingSlot, recent int) string {
+	return fmt.Sprintf("%s/%d/%d/%d", ts.Label, ts.DayOfWeek, ts.Hour, recent)
 }
 
 // blend combines the effect map's uplift em with the cell's measured
