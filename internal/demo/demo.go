@@ -17,8 +17,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-
 	"github.com/preflight-hq/preflight/eventsink"
 	"github.com/preflight-hq/preflight/internal/simworld"
 	"github.com/preflight-hq/preflight/internal/stack"
@@ -177,46 +175,15 @@ func streamHillstrom(ctx context.Context, st *stack.Stack, path string, progress
 		return nil, 0, fmt.Errorf("cannot open the Hillstrom CSV: %w", err)
 	}
 	defer f.Close()
-	// No spinner ticker: progressbar's ticker goroutine reads the bar's
-	// state without its lock (a data race) and outlives unfinished bars.
-	bar := progressbar.NewOptions64(-1, progressbar.OptionSetSpinnerChangeInterval(0), progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription("producing to kafka"),
-		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"), progressbar.OptionThrottle(100*time.Millisecond))
-	sink, err := eventsink.NewKafka(eventsink.KafkaConfig{
-		Brokers: st.Kafka.Brokers, TopicPrefix: st.Topics.Prefix,
-		SASLMechanism: st.Kafka.SASLMechanism, SASLUser: st.Kafka.SASLUser, SASLPassword: st.Kafka.SASLPassword,
-		Progress: func(delivered, _ int64) { _ = bar.Set64(delivered) },
+	var sum *replay.Summary
+	produced, err := simworld.Produce(ctx, st, progress, func(ctx context.Context, sink eventsink.Sink) error {
+		var err error
+		sum, err = replay.Hillstrom(ctx, f, replay.Options{}, sink)
+		return err
 	})
 	if err != nil {
 		return nil, 0, err
 	}
-	sum, err := replay.Hillstrom(ctx, f, replay.Options{}, sink)
-	if cerr := sink.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return nil, 0, err
-	}
-	produced := sink.Delivered()
-	_ = bar.Finish()
-	fmt.Fprintln(progress)
-
-	bar = progressbar.NewOptions64(produced, progressbar.OptionSetWriter(progress), progressbar.OptionSetDescription("ingesting into clickhouse"),
-		progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("events"), progressbar.OptionThrottle(100*time.Millisecond))
-	for {
-		s := st.Ingestor.Stats()
-		seen := s.Stored + s.Duplicates + s.Invalid
-		_ = bar.Set64(seen)
-		if seen >= produced {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, 0, fmt.Errorf("ingestor saw %d of %d events: %w", seen, produced, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-	_ = bar.Finish()
-	fmt.Fprintln(progress)
 	// The experiment's dates are its own (2008): refresh everything.
 	if err := st.Warehouse.RefreshMoments(ctx, time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC), time.Now().AddDate(1, 0, 0)); err != nil {
 		return nil, 0, err

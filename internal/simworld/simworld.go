@@ -95,6 +95,28 @@ var HeldOutID = fmt.Sprintf("cmp-%02d", Campaigns)
 // ingestor has seen every event and refreshes the moments. Progress bars
 // go to progress (nil: none).
 func Stream(ctx context.Context, st *stack.Stack, cfg synth.Config, progress io.Writer) (*synth.Truth, int64, error) {
+	var truth *synth.Truth
+	produced, err := Produce(ctx, st, progress, func(ctx context.Context, sink eventsink.Sink) error {
+		var err error
+		truth, err = synth.Generate(ctx, cfg, sink)
+		return err
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	start := truth.Config.Start.AddDate(0, 0, -1)
+	end := truth.Config.Start.AddDate(0, 0, truth.Config.Days+int(truth.Config.AttributionDays)+2)
+	if err := st.Warehouse.RefreshMoments(ctx, start, end); err != nil {
+		return nil, 0, err
+	}
+	return truth, produced, nil
+}
+
+// Produce runs produce against a Kafka sink on st's topics, then waits
+// until the ingestor has seen every event it delivered; it returns their
+// number. Progress bars go to progress (nil: none). The caller refreshes
+// the moments of the days it wrote.
+func Produce(ctx context.Context, st *stack.Stack, progress io.Writer, produce func(context.Context, eventsink.Sink) error) (int64, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
@@ -109,14 +131,14 @@ func Stream(ctx context.Context, st *stack.Stack, cfg synth.Config, progress io.
 		Progress: func(delivered, _ int64) { _ = bar.Set64(delivered) },
 	})
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
-	truth, err := synth.Generate(ctx, cfg, sink)
+	err = produce(ctx, sink)
 	if cerr := sink.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	produced := sink.Delivered()
 	_ = bar.Finish()
@@ -133,18 +155,13 @@ func Stream(ctx context.Context, st *stack.Stack, cfg synth.Config, progress io.
 		}
 		select {
 		case <-ctx.Done():
-			return nil, 0, fmt.Errorf("ingestor saw %d of %d events: %w", seen, produced, ctx.Err())
+			return 0, fmt.Errorf("ingestor saw %d of %d events: %w", seen, produced, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	_ = bar.Finish()
 	fmt.Fprintln(progress)
-	start := truth.Config.Start.AddDate(0, 0, -1)
-	end := truth.Config.Start.AddDate(0, 0, truth.Config.Days+int(truth.Config.AttributionDays)+2)
-	if err := st.Warehouse.RefreshMoments(ctx, start, end); err != nil {
-		return nil, 0, err
-	}
-	return truth, produced, nil
+	return produced, nil
 }
 
 // CalibrationEnd is the end of the calibration window that leaves out the
