@@ -4,8 +4,10 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"gonum.org/v1/gonum/stat/distuv"
@@ -165,7 +167,13 @@ func BuildCells(em []warehouse.ExposureMoment, om []warehouse.OutcomeMoment, g G
 		channel, inter string
 	}
 	slopes := map[slopeKey]*slopeAcc{}
-	for ck, ss := range byCell {
+	// In a fixed order, so that the slopes' sums do not depend on map
+	// iteration (the snapshot is the same for the same moments).
+	keys := slices.SortedFunc(maps.Keys(byCell), func(a, b cellKey) int {
+		return cmp.Or(a.day.Compare(b.day), cmp.Compare(a.segment, b.segment), cmp.Compare(a.channel, b.channel), cmp.Compare(a.inter, b.inter))
+	})
+	for _, ck := range keys {
+		ss := byCell[ck]
 		slices.SortFunc(ss, func(a, b *stratum) int { return cmp.Compare(a.campaign, b.campaign) })
 		c, pts := cellFromStrata(ss, z)
 		c.SegmentID, c.Channel, c.InterventionID, c.Day = ck.segment, ck.channel, ck.inter, ck.day
@@ -378,5 +386,28 @@ func readMoments(ctx context.Context, wh warehouse.Warehouse, f warehouse.Moment
 	if err != nil {
 		return nil, nil, fmt.Errorf("cannot read outcome moments: %w", err)
 	}
+	// ClickHouse adds floats in whatever order its threads and parts give,
+	// so the same events can sum to values a few ulps apart, and the
+	// marketing-mix sampler and the persona re-weighting amplify such
+	// differences. Rounded to 12 significant digits, the same events give
+	// the same snapshot.
+	for i := range em {
+		em[i].Cost = round12(em[i].Cost)
+	}
+	for i := range om {
+		om[i].ValueSum, om[i].ValueSumSq = round12(om[i].ValueSum), round12(om[i].ValueSumSq)
+	}
 	return em, om, nil
+}
+
+// round12 rounds x to 12 significant digits.
+func round12(x float64) float64 {
+	if x == 0 || math.IsNaN(x) || math.IsInf(x, 0) {
+		return x
+	}
+	v, err := strconv.ParseFloat(strconv.FormatFloat(x, 'g', 12, 64), 64)
+	if err != nil {
+		return x
+	}
+	return v
 }
