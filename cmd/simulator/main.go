@@ -114,6 +114,9 @@ func parse(args []string, stderr io.Writer) (config, error) {
 	fs.Float64Var(&s.RateLimit, "rate-limit", 0, "HTTP requests per second allowed per API key (0: unlimited); over it the answer is 429")
 	fs.IntVar(&s.RateBurst, "rate-burst", 0, "HTTP requests allowed at once per API key (default: the rate limit rounded up)")
 	c.LLM.RegisterFlags(fs)
+	fs.BoolVar(&s.CreateTopics, "create-topics", true, "create the calibration, request and reply topics if missing")
+	topicPartitions := fs.Int("topic-partitions", 3, "partitions of topics the simulator creates")
+	topicReplication := fs.Int("topic-replication", -1, "replication factor of topics the simulator creates (-1: broker default)")
 	fs.BoolVar(&s.DisableKafkaRequests, "disable-kafka-requests", false, "serve HTTP only")
 	fs.BoolVar(&s.Kafka.TLS, "kafka-tls", false, "use TLS to Kafka")
 	fs.StringVar(&s.Kafka.TLSCAFile, "kafka-tls-ca-file", "", "PEM CA bundle for Kafka TLS (default: system roots)")
@@ -125,6 +128,7 @@ func parse(args []string, stderr io.Writer) (config, error) {
 		return c, err
 	}
 	s.Kafka.Brokers = streams.ParseBrokers(*brokers)
+	s.TopicPartitions, s.TopicReplication = int32(*topicPartitions), int16(*topicReplication)
 	s.AllowedReplyTopics = streams.ParseBrokers(*replies)
 	var err error
 	if s.Kafka.SASLPassword, err = envflag.Secret("PREFLIGHT_KAFKA_SASL_PASSWORD"); err != nil {
@@ -185,7 +189,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return ops.Serve(hctx, cfg.OpsAddr, ops.Handler(reg, svc.Healthy, svc.Ready), log)
 	})
 	g.Go(func() error {
-		srv := &http.Server{Addr: cfg.APIAddr, Handler: svc.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Addr: cfg.APIAddr, Handler: svc.Handler(), ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout: 30 * time.Second, WriteTimeout: cfg.Service.RequestTimeout + 10*time.Second, IdleTimeout: 2 * time.Minute}
 		errc := make(chan error, 1)
 		go func() { errc <- srv.ListenAndServe() }()
 		select {

@@ -21,8 +21,6 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/preflight-hq/preflight/calibration"
@@ -196,35 +194,10 @@ func Calibrate(ctx context.Context, st *stack.Stack, truth *synth.Truth, scope, 
 	return calibration.Calibrate(ctx, st.Warehouse, cfg, end, "initial", nil)
 }
 
-// EnsureTopics creates the simulator's topics on the cluster kc: the
-// compacted "<prefix>calibration", "<prefix>simulate.requests" and
-// "<prefix>simulate.replies", each with partitions partitions, keeping any
-// that exist.
+// EnsureTopics creates the simulator's topics on the cluster kc with
+// partitions partitions (service.EnsureTopics).
 func EnsureTopics(ctx context.Context, kc streams.KafkaConfig, prefix string, partitions int32) error {
-	opts, err := kc.ClientOpts()
-	if err != nil {
-		return err
-	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	cfg := service.Config{TopicPrefix: prefix}
-	if err := streams.EnsureTopics(ctx, cl, partitions, -1, cfg.RequestTopic(), prefix+"simulate.replies"); err != nil {
-		return err
-	}
-	compact := "compact"
-	resp, err := kadm.NewClient(cl).CreateTopics(ctx, partitions, -1, map[string]*string{"cleanup.policy": &compact}, cfg.SnapshotTopic())
-	if err != nil {
-		return fmt.Errorf("cannot create topic %s: %w", cfg.SnapshotTopic(), err)
-	}
-	for _, r := range resp.Sorted() {
-		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
-			return fmt.Errorf("cannot create topic %s: %w", r.Topic, r.Err)
-		}
-	}
-	return nil
+	return service.EnsureTopics(ctx, kc, prefix, partitions, -1)
 }
 
 // Publish produces snap to the compacted calibration topic, keyed by its

@@ -53,6 +53,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
@@ -91,6 +93,12 @@ type Config struct {
 	Workers int
 	// DisableKafkaRequests turns the reqrep server off (HTTP only).
 	DisableKafkaRequests bool
+	// CreateTopics makes Run create the topics that are missing first
+	// (EnsureTopics), with TopicPartitions partitions (default 3) and
+	// TopicReplication replicas (0: the broker's default).
+	CreateTopics     bool
+	TopicPartitions  int32
+	TopicReplication int16
 	// RateLimit is the sustained HTTP requests per second allowed per API
 	// key (0: unlimited); RateBurst the requests allowed at once (default
 	// max(1, ceil(RateLimit))). Over it the answer is 429 with
@@ -136,6 +144,12 @@ func (c Config) Validate() error {
 	if c.RateLimit < 0 || math.IsNaN(c.RateLimit) || math.IsInf(c.RateLimit, 0) {
 		errs = append(errs, fmt.Errorf("rate limit: %v must be a finite number ≥ 0", c.RateLimit))
 	}
+	if c.TopicPartitions < 0 || c.TopicPartitions > 1000 {
+		errs = append(errs, fmt.Errorf("topic partitions: %d is not in 1…1000", c.TopicPartitions))
+	}
+	if c.TopicReplication < -1 {
+		errs = append(errs, fmt.Errorf("topic replication: %d is neither -1 (the broker's default) nor a replica count", c.TopicReplication))
+	}
 	if c.RateBurst < 0 {
 		errs = append(errs, fmt.Errorf("rate burst: %d is negative", c.RateBurst))
 	}
@@ -165,6 +179,38 @@ func (c Config) withDefaults() Config {
 		c.Engine.Cache = simulation.NewCache(simulation.DefaultCacheEntries)
 	}
 	return c
+}
+
+// EnsureTopics creates the simulator's topics on the cluster kc that do
+// not exist yet: the compacted "<prefix>calibration", and
+// "<prefix>simulate.requests" and "<prefix>simulate.replies", with
+// partitions partitions and replication replication (-1: the broker's
+// default).
+func EnsureTopics(ctx context.Context, kc streams.KafkaConfig, prefix string, partitions int32, replication int16) error {
+	opts, err := kc.ClientOpts()
+	if err != nil {
+		return err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	cfg := Config{TopicPrefix: prefix}
+	if err := streams.EnsureTopics(ctx, cl, partitions, replication, cfg.RequestTopic(), prefix+"simulate.replies"); err != nil {
+		return err
+	}
+	compact := "compact"
+	resp, err := kadm.NewClient(cl).CreateTopics(ctx, partitions, replication, map[string]*string{"cleanup.policy": &compact}, cfg.SnapshotTopic())
+	if err != nil {
+		return fmt.Errorf("cannot create topic %s: %w", cfg.SnapshotTopic(), err)
+	}
+	for _, r := range resp.Sorted() {
+		if r.Err != nil && !errors.Is(r.Err, kerr.TopicAlreadyExists) {
+			return fmt.Errorf("cannot create topic %s: %w", r.Topic, r.Err)
+		}
+	}
+	return nil
 }
 
 // Service is the simulator.
@@ -224,6 +270,21 @@ func New(cfg Config) (*Service, error) {
 
 // Run runs the snapshot store and the Kafka request server until ctx ends.
 func (s *Service) Run(ctx context.Context) error {
+	if s.cfg.CreateTopics {
+		part, repl := s.cfg.TopicPartitions, s.cfg.TopicReplication
+		if part <= 0 {
+			part = 3
+		}
+		if repl == 0 {
+			repl = -1
+		}
+		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := EnsureTopics(tctx, s.cfg.Kafka, s.cfg.TopicPrefix, part, repl)
+		cancel()
+		if err != nil {
+			return err
+		}
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.Store.Run(gctx) })
 	if s.rr != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/preflight-hq/preflight/calibration"
@@ -344,5 +345,62 @@ func TestApplyKeepsNewest(t *testing.T) {
 	}
 	if err := s.Apply([]byte(`{"schema":1}`)); err == nil {
 		t.Error("an invalid snapshot was accepted")
+	}
+}
+
+// TestCreateTopics: with CreateTopics, Run creates the missing topics, the
+// calibration topic compacted, before it reads them.
+func TestCreateTopics(t *testing.T) {
+	emb, err := streams.StartEmbedded(streams.EmbeddedConfig{Partitions: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emb.Close()
+	kc := streams.KafkaConfig{Brokers: emb.Addrs()}
+	svc, err := New(Config{Kafka: kc, TopicPrefix: "ct.", APIKeys: []string{"k"}, CreateTopics: true, TopicPartitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx) }()
+	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer wcancel()
+	if err := svc.Store.WaitReady(wctx); err != nil {
+		t.Fatalf("not ready: %v", err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(emb.Addrs()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	td, err := adm.ListTopics(wctx, "ct.calibration", "ct.simulate.requests", "ct.simulate.replies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ct.calibration", "ct.simulate.requests", "ct.simulate.replies"} {
+		if d, ok := td[name]; !ok || d.Err != nil || len(d.Partitions) != 2 {
+			t.Errorf("topic %s: %+v", name, d)
+		}
+	}
+	rc, err := adm.DescribeTopicConfigs(wctx, "ct.calibration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := ""
+	for _, c := range rc {
+		for _, kv := range c.Configs {
+			if kv.Key == "cleanup.policy" && kv.Value != nil {
+				policy = *kv.Value
+			}
+		}
+	}
+	if policy != "compact" {
+		t.Errorf("ct.calibration cleanup.policy %q, want compact", policy)
+	}
+	cancel()
+	if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+		t.Errorf("Run: %v", err)
 	}
 }

@@ -531,7 +531,7 @@ func TestReplyTopicNotAllowed(t *testing.T) {
 func TestKcatRequester(t *testing.T) {
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {
-		t.Skip("kcat not installed")
+		t.Fatal("kcat is required (scripts/test.sh installs it): ", err)
 	}
 	f := newFixture(t)
 	h := newEcho(0)
