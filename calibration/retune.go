@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -896,13 +897,41 @@ func checkContentEffectOn(s *Snapshot, judged []judgedCell, keep func(judgedCell
 	if den > 0 {
 		ce.Weight = min(max(num/den, 0), 1)
 	}
-	// Each segment's slope, shrunk to the overall one by a prior worth
-	// ContentEffectPriorCells average cells.
-	tau := ContentEffectPriorCells * den / float64(len(checks))
-	for seg, d := range segDen {
-		if d+tau > 0 {
-			ce.Segments[seg] = min(max((segNum[seg]+tau*ce.Weight)/(d+tau), 0), 1)
+	// Each segment's slope, as a random effect around the overall one:
+	// its own least-squares slope b_s with variance σ²/den_s (σ² the
+	// weighted residual variance of the overall fit), the spread τ between
+	// segments by DerSimonian–Laird, and the posterior mean
+	// (b_s/v_s + b/τ²)/(1/v_s + 1/τ²), which is the overall slope when the
+	// segments differ by no more than noise (τ = 0).
+	b := 0.0
+	if den > 0 {
+		b = num / den
+	}
+	var sse float64
+	for _, o := range checks {
+		e := o.r - b*o.d
+		sse += o.w * e * e
+	}
+	sigma2 := 1.0
+	if len(checks) > 1 {
+		sigma2 = max(sse/float64(len(checks)-1), 1e-12)
+	}
+	segs := slices.Sorted(maps.Keys(segDen))
+	var bs, vs []float64
+	for _, seg := range segs {
+		if segDen[seg] > 0 {
+			bs = append(bs, segNum[seg]/segDen[seg])
+			vs = append(vs, sigma2/segDen[seg])
 		}
+	}
+	tau := dersimonianLaird(bs, vs)
+	for _, seg := range segs {
+		w := b
+		if d := segDen[seg]; d > 0 && tau > 0 {
+			v := sigma2 / d
+			w = (segNum[seg]/d/v + b/(tau*tau)) / (1/v + 1/(tau*tau))
+		}
+		ce.Segments[seg] = min(max(w, 0), 1)
 	}
 	for _, o := range checks {
 		ce.SSEBaseline += o.w * o.r * o.r
@@ -911,7 +940,3 @@ func checkContentEffectOn(s *Snapshot, judged []judgedCell, keep func(judgedCell
 	}
 	return ce
 }
-
-// ContentEffectPriorCells is how many cells' worth of evidence the overall
-// slope counts for when a segment's own slope is shrunk toward it.
-const ContentEffectPriorCells = 5

@@ -173,9 +173,10 @@ type Backtest struct {
 // to them. Weight is the least-squares slope of the residuals y_j − b_j on
 // d_j (weights 1/var y_j), clamped to [0, 1]: 1 when the personas' intents
 // explain how content moves uplift, 0 when they explain nothing. Segments
-// holds each segment's own slope, shrunk toward Weight by a prior worth
-// ContentEffectPriorCells cells: personas may judge one segment well and
-// another badly. The simulator scales the adjustment by the segment's
+// holds each segment's slope as a random effect around the overall one
+// (DerSimonian–Laird spread, posterior mean): personas may judge one
+// segment well and another badly, but only a spread beyond noise lets a
+// segment's weight leave the overall one. The simulator scales the adjustment by the segment's
 // weight (Weight for a segment without one).
 type ContentEffect struct {
 	Weight   float64            `json:"weight"`
