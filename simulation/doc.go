@@ -119,6 +119,11 @@
 // chosen configuration (or, when none meets the constraints, for the one
 // with the best objective, and optimal_configuration is absent).
 //
-// customer_lifetime_value and custom KPIs are not predicted yet: they are
-// absent from expected_outcomes even when requested.
+// customer_lifetime_value is the revenue per targeted customer over the
+// horizon, with the net incremental value per customer as its uplift; it
+// does not extrapolate past the horizon (the calibration has no retention
+// model). Custom KPIs are the catalogue CustomKPIs ("custom:<name>"; the
+// bare "custom_kpi" asks for all of them); another name is a validation
+// error. Judgements a request needs and the cache lacks are asked
+// Options.JudgeConcurrency at a time, except of the built-in reasoner.
 package simulation
