@@ -379,12 +379,7 @@ func TestCalibratorEnvironment(t *testing.T) {
 	c, _ := loadCompose(t)
 	env := c.svc(t, calibratorService).Environment
 	same := func(key string) string { return c.env(t, ingestorService, key) }
-	tests := []struct {
-		key    string
-		want   string // exact value, or
-		refVar string // the variable a required ${VAR:?...} reference must name, or
-		match  *regexp.Regexp
-	}{
+	checkEnvironment(t, env, []envCase{
 		{key: "PREFLIGHT_KAFKA_BROKERS", want: same("PREFLIGHT_KAFKA_BROKERS")},
 		{key: "PREFLIGHT_TOPIC_PREFIX", want: same("PREFLIGHT_TOPIC_PREFIX")},
 		{key: "PREFLIGHT_GROUP", want: "preflight-calibrator"},
@@ -393,35 +388,7 @@ func TestCalibratorEnvironment(t *testing.T) {
 		{key: "PREFLIGHT_SCOPES", match: regexp.MustCompile(`^[a-z0-9_-]+(,[a-z0-9_-]+)*$`)},
 		{key: "PREFLIGHT_HTTP_ADDR", want: ":9102"},
 		{key: "PREFLIGHT_LOG_FORMAT", want: "json"},
-	}
-	var keys []string
-	for _, tt := range tests {
-		keys = append(keys, tt.key)
-		t.Run(tt.key, func(t *testing.T) {
-			got, ok := env.get(tt.key)
-			switch {
-			case !ok:
-				t.Errorf("not set")
-			case tt.refVar != "":
-				if v, ok := requiredRef(got); !ok || v != tt.refVar {
-					t.Errorf("= %q, want ${%s:?message}", got, tt.refVar)
-				}
-			case tt.match != nil:
-				if !tt.match.MatchString(got) {
-					t.Errorf("= %q, want a comma-separated list of scopes (%s)", got, tt.match)
-				}
-			case got != tt.want:
-				t.Errorf("= %q, want %q", got, tt.want)
-			}
-		})
-	}
-	t.Run("no other variables", func(t *testing.T) {
-		for key := range env {
-			if !slices.Contains(keys, key) {
-				t.Errorf("unexpected variable %s: add it to this test if the calibrator reads it", key)
-			}
-		}
-	})
+	}, "calibrator")
 	t.Run("waits for healthy kafka and clickhouse", func(t *testing.T) {
 		deps := c.svc(t, calibratorService).DependsOn
 		for _, dep := range []string{"kafka", "clickhouse"} {

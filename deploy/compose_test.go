@@ -362,11 +362,7 @@ func TestComposeConsistency(t *testing.T) {
 func TestIngestorEnvironment(t *testing.T) {
 	c, _ := loadCompose(t)
 	env := c.svc(t, ingestorService).Environment
-	tests := []struct {
-		key    string
-		want   string // exact value, or
-		refVar string // the variable a required ${VAR:?...} reference must name
-	}{
+	checkEnvironment(t, env, []envCase{
 		{key: "PREFLIGHT_KAFKA_BROKERS", want: "kafka:9092"},
 		{key: "PREFLIGHT_TOPIC_PREFIX", want: "preflight."},
 		{key: "PREFLIGHT_GROUP", want: "preflight-ingestor"},
@@ -374,31 +370,7 @@ func TestIngestorEnvironment(t *testing.T) {
 		{key: "PREFLIGHT_CLICKHOUSE_PASSWORD", refVar: "CLICKHOUSE_PASSWORD"},
 		{key: "PREFLIGHT_HTTP_ADDR", want: ":9464"},
 		{key: "PREFLIGHT_LOG_FORMAT", want: "json"},
-	}
-	var keys []string
-	for _, tt := range tests {
-		keys = append(keys, tt.key)
-		t.Run(tt.key, func(t *testing.T) {
-			got, ok := env.get(tt.key)
-			switch {
-			case !ok:
-				t.Errorf("not set")
-			case tt.refVar != "":
-				if v, ok := requiredRef(got); !ok || v != tt.refVar {
-					t.Errorf("= %q, want ${%s:?message}", got, tt.refVar)
-				}
-			case got != tt.want:
-				t.Errorf("= %q, want %q", got, tt.want)
-			}
-		})
-	}
-	t.Run("no other variables", func(t *testing.T) {
-		for key := range env {
-			if !slices.Contains(keys, key) {
-				t.Errorf("unexpected variable %s: add it to this test if the ingestor reads it", key)
-			}
-		}
-	})
+	}, "ingestor")
 }
 
 // TestIngestorWiring checks that the endpoints of the services built here

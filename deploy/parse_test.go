@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -1199,4 +1200,46 @@ func writeYAML(t *testing.T, name string, v any) string {
 		t.Fatal(err)
 	}
 	return file
+}
+
+// envCase is one expected variable of a compose service.
+type envCase struct {
+	key    string
+	want   string         // exact value, or
+	refVar string         // the variable a required ${VAR:?...} reference must name, or
+	match  *regexp.Regexp // a pattern the value must match
+}
+
+// checkEnvironment checks env against cases, variable by variable, and
+// that it sets nothing else; who names the service in messages.
+func checkEnvironment(t *testing.T, env environment, cases []envCase, who string) {
+	t.Helper()
+	var keys []string
+	for _, tt := range cases {
+		keys = append(keys, tt.key)
+		t.Run(tt.key, func(t *testing.T) {
+			got, ok := env.get(tt.key)
+			switch {
+			case !ok:
+				t.Errorf("not set")
+			case tt.refVar != "":
+				if v, ok := requiredRef(got); !ok || v != tt.refVar {
+					t.Errorf("= %q, want ${%s:?message}", got, tt.refVar)
+				}
+			case tt.match != nil:
+				if !tt.match.MatchString(got) {
+					t.Errorf("= %q, want a value matching %s", got, tt.match)
+				}
+			case got != tt.want:
+				t.Errorf("= %q, want %q", got, tt.want)
+			}
+		})
+	}
+	t.Run("no other variables", func(t *testing.T) {
+		for key := range env {
+			if !slices.Contains(keys, key) {
+				t.Errorf("unexpected variable %s: add it to this test if the %s reads it", key, who)
+			}
+		}
+	})
 }

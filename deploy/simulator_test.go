@@ -399,11 +399,7 @@ func TestSimulatorEnvironment(t *testing.T) {
 	svc := c.svc(t, simulatorService)
 	env := svc.Environment
 	same := func(key string) string { return c.env(t, ingestorService, key) }
-	tests := []struct {
-		key    string
-		want   string // exact value, or
-		refVar string // the variable a required ${VAR:?...} reference must name
-	}{
+	checkEnvironment(t, env, []envCase{
 		{key: "PREFLIGHT_KAFKA_BROKERS", want: same("PREFLIGHT_KAFKA_BROKERS")},
 		{key: "PREFLIGHT_TOPIC_PREFIX", want: same("PREFLIGHT_TOPIC_PREFIX")},
 		{key: "PREFLIGHT_GROUP", want: "preflight-simulator"},
@@ -411,33 +407,7 @@ func TestSimulatorEnvironment(t *testing.T) {
 		{key: "PREFLIGHT_API_ADDR", want: ":8080"},
 		{key: "PREFLIGHT_HTTP_ADDR", want: ":9103"},
 		{key: "PREFLIGHT_LOG_FORMAT", want: "json"},
-	}
-	var keys []string
-	for _, tt := range tests {
-		keys = append(keys, tt.key)
-		t.Run(tt.key, func(t *testing.T) {
-			got, ok := env.get(tt.key)
-			switch {
-			case !ok:
-				t.Errorf("not set")
-			case tt.refVar != "":
-				if v, ok := requiredRef(got); !ok || v != tt.refVar {
-					t.Errorf("= %q, want ${%s:?message}", got, tt.refVar)
-				}
-			case got != tt.want:
-				t.Errorf("= %q, want %q", got, tt.want)
-			}
-		})
-	}
-	t.Run("no other variables", func(t *testing.T) {
-		// Not set on purpose: the LLM (the built-in reasoner is the
-		// default), rate limits, ClickHouse (the simulator has none).
-		for key := range env {
-			if !slices.Contains(keys, key) {
-				t.Errorf("unexpected variable %s: add it to this test if the simulator reads it", key)
-			}
-		}
-	})
+	}, "simulator")
 	t.Run("variables are flags or secrets of the command", func(t *testing.T) {
 		read := loadCommandEnv(t, simulatorPkg)
 		for key := range env {
