@@ -1,11 +1,13 @@
 package simulation
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -144,6 +146,9 @@ type Engine struct {
 	// cells[s][channel] are the calibrated parameters of a segment ×
 	// channel.
 	cells []map[string]cellParams
+	// categories are the product categories the personas know, longest
+	// name first (contentOf).
+	categories []string
 	// personas[s] are segment s's personas and their hashes, aligned.
 	personas    [][]persona.Spec
 	personaHash [][]string
@@ -302,6 +307,18 @@ func NewEngine(snap *calibration.Snapshot, opts Options) (*Engine, error) {
 			e.exposures[s] += p.exposures
 		}
 	}
+	cats := map[string]bool{}
+	for _, p := range snap.Personas {
+		for c := range p.Preferences {
+			cats[c] = true
+		}
+		for c := range p.PurchaseHistory.Categories {
+			cats[c] = true
+		}
+	}
+	e.categories = slices.SortedFunc(maps.Keys(cats), func(a, b string) int {
+		return cmp.Or(cmp.Compare(len(b), len(a)), cmp.Compare(a, b))
+	})
 	for _, p := range snap.Personas {
 		if s, ok := e.seg[p.SegmentID]; ok && p.Weight > 0 {
 			e.personas[s] = append(e.personas[s], p)

@@ -538,3 +538,28 @@ func TestParallelJudging(t *testing.T) {
 		t.Errorf("%d calls in parallel, %d in turn: each judgement should be asked once", rp.calls.Load(), rs.calls.Load())
 	}
 }
+
+// TestContentOf reads offer, deadline and category from templates.
+func TestContentOf(t *testing.T) {
+	snap := withPersonas(testSnapshot())
+	snap.Personas[0].Preferences = map[string]float64{"home": 0.5, "home office": 0.9, "beauty": 0.1}
+	e := newEngine(t, snap)
+	half := persona.DefaultCoefficients().UrgencyHalfLifeHours
+	for _, tc := range []struct {
+		template string
+		kind     string
+		value    float64
+		hours    float64
+		category string
+	}{
+		{"{{first_name}}, 15% off home based on {{last_purchase}} - this week only.", persona.OfferPercentOff, 15, half, "home"},
+		{"Last chance: $10 off Home Office gear, ends tonight!", persona.OfferAmountOff, 10, half * 0.25, "home office"},
+		{"Free shipping on everything.", persona.OfferFreeShipping, 0, 0, ""},
+		{"We picked something for you.", persona.OfferNone, 0, 0, ""},
+	} {
+		o, c := e.contentOf(tc.template)
+		if o.Kind != tc.kind || o.Value != tc.value || math.Abs(o.ExpiresHours-tc.hours) > 1e-9 || c != tc.category {
+			t.Errorf("%q: offer %+v, category %q; want %s %v expiring in %vh, %q", tc.template, o, c, tc.kind, tc.value, tc.hours, tc.category)
+		}
+	}
+}

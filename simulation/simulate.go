@@ -281,6 +281,47 @@ func offerOf(template string) persona.Offer {
 	return persona.Offer{Kind: persona.OfferNone}
 }
 
+// Urgency read from a template, on the 0–1 scale of a CRM's creative
+// "urgency" element: a same-day deadline is high, a deadline within days
+// medium. The calibration turns an intervention's urgency u into an offer
+// that expires in UrgencyHalfLifeHours·(1−u)/u hours; contentOf does the
+// same with the urgency it reads, so that new content is judged as the
+// measured interventions were.
+var (
+	urgencyHigh   = regexp.MustCompile(`(?i)\b(tonight|today|last chance|final hours|midnight|24 hours|ends now)\b`)
+	urgencyMedium = regexp.MustCompile(`(?i)\b(this week|this weekend|limited time|ends soon|few days|while stocks last|48 hours|72 hours)\b`)
+)
+
+const (
+	urgencyHighValue   = 0.8
+	urgencyMediumValue = 0.5
+)
+
+// contentOf reads what a template states for the reasoner: its offer
+// (offerOf), with a deadline when it urges (see urgencyHigh), and the
+// product category it is about, the first of the personas' categories it
+// names (longest names first).
+func (e *Engine) contentOf(template string) (persona.Offer, string) {
+	offer := offerOf(template)
+	u := 0.0
+	switch {
+	case urgencyHigh.MatchString(template):
+		u = urgencyHighValue
+	case urgencyMedium.MatchString(template):
+		u = urgencyMediumValue
+	}
+	if u > 0 {
+		offer.ExpiresHours = persona.DefaultCoefficients().UrgencyHalfLifeHours * (1 - u) / u
+	}
+	lower := strings.ToLower(template)
+	for _, c := range e.categories {
+		if strings.Contains(lower, strings.ToLower(c)) {
+			return offer, c
+		}
+	}
+	return offer, ""
+}
+
 // specHash identifies a persona's full spec, so that a cached judgement is
 // not reused for a changed persona.
 func specHash(p persona.Spec) string {
@@ -357,14 +398,14 @@ func (e *Engine) judgeAll(ctx context.Context, rq *request, r *rand.Rand) ([][][
 	out := make([][][][]segEffect, len(rq.Intervention.ContentVariants))
 	for v, cv := range rq.Intervention.ContentVariants {
 		vk := variantKey(cv)
-		offer := offerOf(cv.Template)
+		offer, category := e.contentOf(cv.Template)
 		out[v] = make([][][]segEffect, len(rq.timings))
 		for ti, ts := range rq.timings {
 			tk := timingKey(ts, recent)
 			out[v][ti] = make([][]segEffect, len(rq.channels))
 			for c, ch := range rq.channels {
 				iv := persona.Intervention{
-					ID: cv.ID, Channel: ch, Template: cv.Template, Offer: offer,
+					ID: cv.ID, Channel: ch, Template: cv.Template, Offer: offer, Category: category,
 					SendHour: ts.Hour, DayOfWeek: ts.DayOfWeek, RecentExposures: recent,
 				}
 				effs := make([]segEffect, len(rq.targets))
@@ -434,11 +475,12 @@ func (e *Engine) prejudge(ctx context.Context, rq *request, counts [][]int, rece
 	var tasks []task
 	seen := map[JudgementKey]bool{}
 	for _, cv := range rq.Intervention.ContentVariants {
-		vk, offer := variantKey(cv), offerOf(cv.Template)
+		vk := variantKey(cv)
+		offer, category := e.contentOf(cv.Template)
 		for _, ts := range rq.timings {
 			tk := timingKey(ts, recent)
 			for _, ch := range rq.channels {
-				iv := persona.Intervention{ID: cv.ID, Channel: ch, Template: cv.Template, Offer: offer,
+				iv := persona.Intervention{ID: cv.ID, Channel: ch, Template: cv.Template, Offer: offer, Category: category,
 					SendHour: ts.Hour, DayOfWeek: ts.DayOfWeek, RecentExposures: recent}
 				for i, t := range rq.targets {
 					if _, ok := e.cells[t][ch]; !ok {
