@@ -228,6 +228,10 @@ func TestPersonasAndInsights(t *testing.T) {
 		if !(in.Confidence >= 0 && in.Confidence <= 1) {
 			t.Errorf("insight confidence %v", in.Confidence)
 		}
+		// A segment is told to lead with a driver only when it lifts it.
+		if strings.Contains(in.Finding, "responds most to") && !strings.Contains(in.Finding, "(mean effect +") {
+			t.Errorf("insight leads with a driver that does not lift the segment: %q", in.Finding)
+		}
 	}
 	n := e.cache.Len()
 	if n == 0 {

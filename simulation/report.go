@@ -301,9 +301,15 @@ func (e *Engine) segmentInsight(rq *request, effects [][][][]segEffect, cfg *con
 		return api.Insight{}, false
 	}
 	ef := effects[cfg.variant][cfg.timing][best][i]
+	// For a positive response the driver that lifts it most; for a
+	// negative one the driver that drags it most.
 	driver, effect := "", 0.0
 	for _, f := range persona.Drivers {
-		if v, ok := ef.drivers[f]; ok && (driver == "" || math.Abs(v) > math.Abs(effect)) {
+		v, ok := ef.drivers[f]
+		if !ok {
+			continue
+		}
+		if up < 0 && v < 0 && (driver == "" || v < effect) || up >= 0 && v > 0 && (driver == "" || v > effect) {
 			driver, effect = f, v
 		}
 	}
